@@ -1,0 +1,54 @@
+"""Plain-text rendering for the CLI and the console chat: pure functions from results to strings."""
+
+from __future__ import annotations
+
+from knowledge.models import DocumentDepartments, DocumentInfo, DutiesResult, SetAside
+
+
+def document_line(doc: DocumentInfo) -> str:
+    parts = [
+        f"《{doc.title}》",
+        doc.issuer or "发文机关未载明",
+        doc.doc_number or doc.date or "日期未载明",
+        doc.region,
+    ]
+    inferred = f"（推定：{'、'.join(doc.inferred)}）" if doc.inferred else ""
+    return "，".join(p for p in parts if p) + inferred
+
+
+def documents(docs: tuple[DocumentInfo, ...], set_aside: tuple[SetAside, ...] = ()) -> str:
+    lines = [f"{n}. {document_line(d)}" for n, d in enumerate(docs, start=1)]
+    for s in set_aside:
+        lines.append(f"未采用：{s.document_id}（与 {s.duplicate_of} 重复）：{s.reason}")
+    return "\n".join(lines)
+
+
+def departments(groups: tuple[DocumentDepartments, ...]) -> str:
+    lines = []
+    for group in groups:
+        if not group.departments:
+            continue
+        lines.append(f"《{group.document.title}》 {len(group.departments)} 个部门")
+        lines.extend(f"  {d.block}  {d.count} 项" for d in group.departments)
+    return "\n".join(lines)
+
+
+def duties(result: DutiesResult) -> str:
+    if not result.query:
+        return "请给出部门名称，例如：duties 环保局"
+    if not result.matches:
+        hint = f"，您是不是要找：{'、'.join(result.suggestions)}" if result.suggestions else ""
+        return f"没有找到「{result.query}」的职责清单{hint}。"
+    lines = [f"「{result.query}」的职责："]
+    for group in result.matches:
+        where = f"{group.block} " if group.block else ""
+        lines.append(
+            f"\n■ {group.department}（{group.canonical}） {len(group.duties)} 项 — 《{group.document.title}》{where}"
+        )
+        for clause in group.duties:
+            number = f"{clause.item}." if clause.sentence is None else f"{clause.block}第{clause.sentence}句"
+            role = "（配合）" if clause.role == "assist" else ""
+            lines.append(f"  {number} {role}{clause.text}")
+    for note in result.notes:
+        lines.append(f"\n注：{note}")
+    return "\n".join(lines)

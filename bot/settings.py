@@ -1,0 +1,117 @@
+"""Settings, read once from the environment (and `.env`) into a frozen object.
+
+Every variable is documented in `.env.example`. The token is never printed: `repr` masks it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DB = PROJECT_ROOT / "data" / "knowledge.db"
+DEFAULT_LOG_DB = PROJECT_ROOT / "data" / "usage.db"
+
+
+class SettingsError(ValueError):
+    """A variable is set to something unusable; the message names it."""
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; # comments; surrounding quotes removed. Missing file → {}."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip().removeprefix("export ").strip()] = value
+    return values
+
+
+def _mask(token: str) -> str:
+    return f"{token[:4]}…(masked)" if token else ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str = field(default="", repr=False)
+    base_url: str = ""
+    admin_ids: frozenset[int] = frozenset()
+    db_path: Path = DEFAULT_DB
+    log_db_path: Path = DEFAULT_LOG_DB
+    log_questions: bool = True
+    log_level: str = "INFO"
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
+    webhook_port: int = 8443
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in (
+                "base_url",
+                "admin_ids",
+                "db_path",
+                "log_db_path",
+                "log_questions",
+                "log_level",
+                "webhook_url",
+            )
+        )
+        return f"Settings(token={_mask(self.token)!r}, {shown})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+        """Environment variables win over `.env` (found in the working directory or the project root)."""
+        env: dict[str, str] = {}
+        for candidate in [dotenv] if dotenv else [Path.cwd() / ".env", PROJECT_ROOT / ".env"]:
+            if candidate and candidate.is_file():
+                env.update(read_dotenv(candidate))
+                break
+        env.update(os.environ if environ is None else environ)
+
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name, "").strip().lower()
+            if not raw:
+                return default
+            if raw in ("1", "true", "yes", "on"):
+                return True
+            if raw in ("0", "false", "no", "off"):
+                return False
+            raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+        try:
+            admins = frozenset(int(x) for x in env.get("ADMIN_IDS", "").replace(",", " ").split())
+        except ValueError as exc:
+            raise SettingsError("ADMIN_IDS must be numeric Telegram user ids separated by commas") from exc
+        try:
+            port = int(env.get("WEBHOOK_PORT", "8443") or 8443)
+        except ValueError as exc:
+            raise SettingsError("WEBHOOK_PORT must be a number") from exc
+        level = env.get("LOG_LEVEL", "INFO").upper() or "INFO"
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
+        webhook_url = env.get("WEBHOOK_URL", "").strip()
+        secret = env.get("WEBHOOK_SECRET", "").strip()
+        if webhook_url and not secret:
+            raise SettingsError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        return cls(
+            token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
+            base_url=env.get("TELEGRAM_BASE_URL", "").strip(),
+            admin_ids=admins,
+            db_path=Path(env.get("SHUIGUAN_DB") or DEFAULT_DB),
+            log_db_path=Path(env.get("SHUIGUAN_LOG_DB") or DEFAULT_LOG_DB),
+            log_questions=flag("LOG_QUESTIONS", True),
+            log_level=level,
+            webhook_url=webhook_url,
+            webhook_secret=secret,
+            webhook_port=port,
+        )

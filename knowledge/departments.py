@@ -1,0 +1,164 @@
+"""The department lexicon: names as written, everyday aliases and the 2018 reform, loaded from departments.toml."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from knowledge.models import Department
+
+LEXICON_PATH = Path(__file__).parent / "lexicon" / "departments.toml"
+
+# Prefixes that locate a body in a place ("州公安局", "自治区生态环境厅") but do not change which body it is.
+_PLACE_PREFIX = re.compile(r"^(自治区|自治州|州|市|县|旗|盟|区|省|本级|同级|县市|地方)")
+# Suffixes that name the kind of office; "公安局" and "公安部门" are the same body.
+_OFFICE_SUFFIX = re.compile(
+    r"(行政管理部门|监督管理部门|行政部门|部门|机关|委员会|局|厅|委|办公室|办|所|站)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentEntry:
+    department: Department
+    written: tuple[str, ...]
+    aliases: tuple[str, ...]
+
+
+def stem(name: str) -> str:
+    """A department name without place prefix and office suffix: 州公安局 → 公安, 环境保护部门 → 环境保护."""
+    name = _PLACE_PREFIX.sub("", name)
+    shorter = _OFFICE_SUFFIX.sub("", name)
+    return shorter if len(shorter) >= 2 else name
+
+
+class DepartmentLexicon:
+    """Resolves department names both ways: text → department, user's name → departments."""
+
+    def __init__(self, entries: Iterable[DepartmentEntry]) -> None:
+        self.entries = {e.department.key: e for e in entries}
+
+    @classmethod
+    def load(cls, path: Path = LEXICON_PATH) -> DepartmentLexicon:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        entries = []
+        for item in data["department"]:
+            dept = Department(
+                key=item["key"],
+                canonical=item["canonical"],
+                successor=item.get("successor", ""),
+                note=item.get("note", ""),
+                generic=bool(item.get("generic", False)),
+            )
+            entries.append(
+                DepartmentEntry(dept, tuple(item.get("written", ())), tuple(item.get("aliases", ())))
+            )
+        lexicon = cls(entries)
+        for entry in entries:
+            if entry.department.successor and entry.department.successor not in lexicon.entries:
+                raise ValueError(
+                    f"{path}: {entry.department.key} names unknown successor {entry.department.successor}"
+                )
+        return lexicon
+
+    def get(self, key: str) -> Department:
+        return self.entries[key].department
+
+    @cached_property
+    def _written(self) -> list[tuple[str, str]]:
+        """(name, key) for every written name, longest first so 自治区生态环境厅 wins over 生态环境部."""
+        pairs = [(name, e.department.key) for e in self.entries.values() for name in e.written]
+        return sorted(pairs, key=lambda p: -len(p[0]))
+
+    @cached_property
+    def _by_exact_name(self) -> dict[str, str]:
+        table: dict[str, str] = {}
+        for e in self.entries.values():
+            for name in (*e.written, *e.aliases, e.department.canonical):
+                table.setdefault(name, e.department.key)
+        return table
+
+    @cached_property
+    def _by_stem(self) -> dict[str, set[str]]:
+        table: dict[str, set[str]] = {}
+        for e in self.entries.values():
+            if e.department.generic:
+                continue
+            for name in (*e.written, *e.aliases, e.department.canonical):
+                table.setdefault(stem(name), set()).add(e.department.key)
+        return table
+
+    def key_for_block(self, name: str) -> str | None:
+        """The department a block header names, or None when the lexicon does not know it."""
+        if name in self._by_exact_name:
+            return self._by_exact_name[name]
+        keys = self._by_stem.get(stem(name), set())
+        return next(iter(keys)) if len(keys) == 1 else None
+
+    def mentions(self, text: str) -> list[tuple[int, str, str]]:
+        """Non-overlapping (position, name, key) of written department names in text, left to right."""
+        taken = [False] * len(text)
+        found = []
+        for name, key in self._written:
+            start = text.find(name)
+            while start >= 0:
+                end = start + len(name)
+                if not any(taken[start:end]):
+                    found.append((start, name, key))
+                    for i in range(start, end):
+                        taken[i] = True
+                start = text.find(name, end)
+        for match in re.finditer(r"((?:[\u4e00-\u9fff]{2,8}、)+[\u4e00-\u9fff]{2,8})等(?:有关)?部门", text):
+            # "会同环境保护、农牧业等部门": each listed stem names a department.
+            pos = match.start(1)
+            for part in match.group(1).split("、"):
+                keys = self._by_stem.get(part, set())
+                if len(keys) == 1 and not any(taken[pos : pos + len(part)]):
+                    found.append((pos, part, next(iter(keys))))
+                pos += len(part) + 1
+        return sorted(found)
+
+    def resolve(self, name: str) -> list[Department]:
+        """Departments a user's name refers to, with reform predecessors and successors.
+
+        `国土局` → 国土资源部门 and its successor 自然资源部门; `市场监管局` → 市场监督管理部门 and the three
+        bodies merged into it. Empty when the name is unknown (see `suggest`).
+        """
+        name = name.strip()
+        keys: list[str] = []
+        if name in self._by_exact_name:
+            keys.append(self._by_exact_name[name])
+        else:
+            keys.extend(sorted(self._by_stem.get(stem(name), set())))
+        if not keys:
+            contained = [n for n in self._by_exact_name if len(n) >= 2 and n in name]
+            if contained:
+                longest = max(contained, key=len)
+                keys.append(self._by_exact_name[longest])
+        keys = [k for k in keys if not self.get(k).generic]
+        related: list[str] = []
+        for key in keys:
+            dept = self.get(key)
+            if dept.successor:
+                related.append(dept.successor)
+            related.extend(e.department.key for e in self.entries.values() if e.department.successor == key)
+        ordered = list(dict.fromkeys([*keys, *related]))
+        return [self.get(k) for k in ordered]
+
+    def suggest(self, name: str, limit: int = 5) -> list[str]:
+        """Closest known names for an unknown one, so `duties 环宝局` offers 环保局 rather than nothing."""
+        names = list(self._by_exact_name)
+        close = difflib.get_close_matches(name, names, n=limit, cutoff=0.4)
+        if len(close) < limit:
+            chars = set(name)
+            scored = sorted(names, key=lambda n: (-len(chars & set(n)), len(n)))
+            close.extend(n for n in scored[: limit * 2] if n not in close and chars & set(n))
+        return close[:limit]
+
+    def all_names(self) -> list[str]:
+        """Every written name and alias: the tokenizer keeps these whole."""
+        return sorted({n for e in self.entries.values() for n in (*e.written, *e.aliases)})

@@ -1,0 +1,41 @@
+"""Opening the knowledge database, rebuilding it first when it is missing or older than its sources."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from knowledge.build import build_database, input_fingerprint
+from knowledge.errors import DatabaseCorrupt
+from knowledge.service import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+
+def stored_fingerprint(path: Path) -> str | None:
+    """The inputs hash the database was built from, or None when it cannot be read."""
+    try:
+        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM build_info WHERE key = 'inputs'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return None
+    return row[0] if row else None
+
+
+def open_knowledge(path: Path, *, rebuild: bool = True) -> KnowledgeBase:
+    """The knowledge base at `path`; with `rebuild`, a missing or stale database is built first.
+
+    A corrupt file is not silently replaced: the caller gets DatabaseCorrupt with what to run.
+    """
+    if rebuild and (not path.exists() or stored_fingerprint(path) != input_fingerprint()):
+        if path.exists() and stored_fingerprint(path) is None:
+            raise DatabaseCorrupt(
+                f"{path} is not a readable knowledge database: rebuild it with `python -m bot build`"
+            )
+        log.warning("knowledge database %s is missing or older than its sources: building it", path)
+        build_database(path)
+    return KnowledgeBase.open(path)

@@ -1,0 +1,227 @@
+"""The knowledge service: a read-only view of one built database, held in memory.
+
+Every method is synchronous, pure with respect to the loaded data, and safe to call from several threads;
+the bot calls it through `asyncio.to_thread`. Reloading means building a new `KnowledgeBase` and swapping
+the reference: a loaded instance never changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge.departments import DepartmentEntry, DepartmentLexicon
+from knowledge.errors import DatabaseCorrupt, DatabaseMissing
+from knowledge.models import (
+    Clause,
+    Department,
+    DepartmentCount,
+    DocumentDepartments,
+    DocumentInfo,
+    DutiesResult,
+    DutyGroup,
+    SetAside,
+)
+from knowledge.tokenize import TextAnalyzer
+
+log = logging.getLogger(__name__)
+REQUIRED_TABLES = {"documents", "blocks", "clauses", "departments", "build_info"}
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedData:
+    documents: tuple[DocumentInfo, ...]
+    set_aside: tuple[SetAside, ...]
+    clauses: tuple[Clause, ...]
+    clause_words: tuple[tuple[str, ...], ...]
+    blocks: dict[str, tuple[DepartmentCount, ...]]
+    lexicon: DepartmentLexicon
+    analyzer: TextAnalyzer
+    build_info: dict[str, str]
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    """Open the database read-only and check it; the bot never writes to the knowledge database."""
+    if not path.is_file():
+        raise DatabaseMissing(f"no knowledge database at {path}: run `python -m bot build` (or `make build`)")
+    try:
+        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, check_same_thread=False)
+        if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise DatabaseCorrupt(f"{path} failed its integrity check: rebuild it with `python -m bot build`")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseCorrupt(
+            f"{path} is not a readable knowledge database ({exc}): rebuild it with `python -m bot build`"
+        ) from exc
+    if not tables >= REQUIRED_TABLES:
+        conn.close()
+        raise DatabaseCorrupt(
+            f"{path} lacks tables {sorted(REQUIRED_TABLES - tables)}: rebuild it with `python -m bot build`"
+        )
+    return conn
+
+
+def _load(path: Path) -> LoadedData:
+    conn = open_readonly(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        info = {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM build_info")}
+        documents: dict[str, DocumentInfo] = {}
+        set_aside = []
+        for r in conn.execute("SELECT * FROM documents ORDER BY position"):
+            if r["status"] != "active":
+                set_aside.append(SetAside(r["id"], r["duplicate_of"], r["set_aside_reason"]))
+                continue
+            documents[r["id"]] = DocumentInfo(
+                id=r["id"],
+                title=r["title"],
+                issuer=r["issuer"],
+                date=r["date"],
+                doc_number=r["doc_number"],
+                region=r["region"],
+                level=r["level"],
+                kind=r["kind"],
+                inferred=tuple(json.loads(r["inferred"])),
+                notes=r["notes"],
+            )
+        entries = [
+            DepartmentEntry(
+                Department(r["key"], r["canonical"], r["successor"], r["note"], bool(r["generic"])),
+                tuple(json.loads(r["written"])),
+                tuple(json.loads(r["aliases"])),
+            )
+            for r in conn.execute("SELECT * FROM departments ORDER BY key")
+        ]
+        lexicon = DepartmentLexicon(entries)
+        clauses, words = [], []
+        for r in conn.execute("SELECT * FROM clauses ORDER BY id"):
+            key = r["department_key"]
+            canonical = lexicon.get(key).canonical if key in lexicon.entries else r["department"]
+            clauses.append(
+                Clause(
+                    id=r["id"],
+                    ref=r["ref"],
+                    document=documents[r["document_id"]],
+                    section=r["section"],
+                    block=r["block"],
+                    item=r["item"],
+                    sentence=r["sentence"],
+                    department=r["department"],
+                    department_key=key,
+                    canonical=canonical,
+                    attribution=r["attribution"],
+                    role=r["role"],
+                    partners=tuple(json.loads(r["partners"])),
+                    text=r["text"],
+                    original=r["original"],
+                    subjects=tuple(json.loads(r["subjects"])),
+                )
+            )
+            words.append(tuple(r["words"].split()))
+        blocks: dict[str, list[DepartmentCount]] = defaultdict(list)
+        for r in conn.execute("SELECT * FROM blocks ORDER BY document_id, position"):
+            key = r["department_key"]
+            canonical = lexicon.get(key).canonical if key in lexicon.entries else r["department"]
+            blocks[r["document_id"]].append(
+                DepartmentCount(r["department"], key, canonical, r["block"], r["count"])
+            )
+    except (sqlite3.DatabaseError, KeyError, json.JSONDecodeError) as exc:
+        raise DatabaseCorrupt(
+            f"{path} does not match this version's schema ({exc}): rebuild it with `python -m bot build`"
+        ) from exc
+    finally:
+        conn.close()
+    return LoadedData(
+        documents=tuple(documents.values()),
+        set_aside=tuple(set_aside),
+        clauses=tuple(clauses),
+        clause_words=tuple(words),
+        blocks={k: tuple(v) for k, v in blocks.items()},
+        lexicon=lexicon,
+        analyzer=TextAnalyzer.from_export(info["analyzer"]),
+        build_info=info,
+    )
+
+
+class KnowledgeBase:
+    """Documents, departments, duties and (see `ask`) answers, from one built database."""
+
+    def __init__(self, data: LoadedData) -> None:
+        self.data = data
+        self._by_id = {c.id: c for c in data.clauses}
+
+    @classmethod
+    def open(cls, path: Path) -> KnowledgeBase:
+        return cls(_load(path))
+
+    @property
+    def lexicon(self) -> DepartmentLexicon:
+        return self.data.lexicon
+
+    def documents(self) -> tuple[DocumentInfo, ...]:
+        return self.data.documents
+
+    def set_aside(self) -> tuple[SetAside, ...]:
+        return self.data.set_aside
+
+    def clause(self, clause_id: int) -> Clause | None:
+        return self._by_id.get(clause_id)
+
+    def departments(self) -> tuple[DocumentDepartments, ...]:
+        """The department blocks of each document with their duty counts (narratives have none)."""
+        return tuple(DocumentDepartments(d, self.data.blocks.get(d.id, ())) for d in self.data.documents)
+
+    def duties(self, name: str) -> DutiesResult:
+        """A department's duties across documents, found by any of its names, old or new."""
+        query = name.strip()
+        resolved = tuple(self.lexicon.resolve(query)) if query else ()
+        keys = {d.key for d in resolved}
+        if not keys and query:
+            # A name the lexicon lacks may still be a block header of a newly added document.
+            keys = {
+                c.department_key
+                for c in self.data.clauses
+                if c.attribution == "block" and query in c.department
+            }
+        groups: dict[tuple[str, str, str], list[Clause]] = {}
+        for clause in self.data.clauses:
+            if keys & set(clause.subjects):
+                group_key = (
+                    clause.document.id,
+                    clause.department,
+                    clause.block if clause.attribution == "block" else "",
+                )
+                groups.setdefault(group_key, []).append(clause)
+        matches = []
+        notes = []
+        for (_, department, block), clauses in groups.items():
+            first = clauses[0]
+            dept = (
+                self.lexicon.get(first.department_key)
+                if first.department_key in self.lexicon.entries
+                else None
+            )
+            via = ""
+            if dept and resolved and dept.key != resolved[0].key:
+                via = dept.note or f"与{resolved[0].canonical}相关"
+            matches.append(
+                DutyGroup(
+                    department=department,
+                    department_key=first.department_key,
+                    canonical=first.canonical,
+                    document=first.document,
+                    block=block,
+                    duties=tuple(clauses),
+                    via=via,
+                )
+            )
+            if dept and dept.successor and dept.note and dept.note not in notes:
+                notes.append(
+                    f"{first.document.title}（{first.document.date[:4] or '旧'}年）早于机构改革：{dept.note}"
+                )
+        suggestions = () if matches else tuple(self.lexicon.suggest(query)) if query else ()
+        return DutiesResult(query, resolved, tuple(matches), suggestions, tuple(notes))
