@@ -13,13 +13,16 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bot import render_text
+from bot.console import run_console
 from bot.settings import Settings, SettingsError
 from knowledge.build import build_database
 from knowledge.errors import KnowledgeError
+from knowledge.evaluation import evaluate, load_gold
 from knowledge.loading import open_knowledge
 from knowledge.service import KnowledgeBase
 
@@ -101,6 +104,67 @@ def cmd_duties(args: argparse.Namespace) -> None:
             print(render_text.duties(result))
 
 
+def cmd_ask(args: argparse.Namespace) -> None:
+    """Which department is responsible: answers with clause and citation, or an honest refusal.
+
+    Example: python -m bot ask --json 哪个部门负责秸秆禁烧 工地扬尘归谁管
+    """
+    kb = _knowledge(args)
+    for question in _inputs(args.questions):
+        result = kb.ask(question[:MAX_ARG_CHARS])
+        if args.json:
+            _emit(result.to_json())
+        else:
+            print(render_text.answer(result))
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    """Score the bot on a gold question file: hit@1, hit@3, dept@1, refusals, confidently wrong.
+
+    Example: python -m bot eval tests/eval/questions.jsonl -v
+    """
+    kb = _knowledge(args)
+    figures = evaluate(kb, load_gold(Path(args.file)))
+    for line in figures.lines():
+        print(line)
+    if args.verbose:
+        for failure in figures.failures:
+            print("FAIL", failure)
+
+
+def cmd_console(args: argparse.Namespace) -> None:
+    """Chat with the bot on stdin/stdout (no token needed); one question per line until EOF.
+
+    Example: echo 工地扬尘归谁管 | python -m bot console
+    """
+    kb = _knowledge(args)
+    kb.warm_up()
+    sys.stdin.reconfigure(errors="replace")  # type: ignore[union-attr]
+    run_console(kb)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    """Start the Telegram bot when TELEGRAM_BOT_TOKEN is set; otherwise explain and open the console chat.
+
+    Example: TELEGRAM_BOT_TOKEN=123:abc python -m bot run
+    """
+    settings = Settings.from_env()
+    if not settings.token:
+        print(NO_TOKEN_HELP, file=sys.stderr)
+        cmd_console(args)
+        return
+    from bot.application import run_bot
+
+    run_bot(settings if not args.db else replace(settings, db_path=Path(args.db)))
+
+
+NO_TOKEN_HELP = (
+    "TELEGRAM_BOT_TOKEN is not set, so this is the console chat (same answers, plain text).\n"
+    "To run in Telegram: create a bot with @BotFather (/newbot), put its token in .env as\n"
+    "TELEGRAM_BOT_TOKEN=..., and run `make run` again. See README.md."
+)
+
+
 def _add_common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
     p.add_argument("--db", help="knowledge database (default: $SHUIGUAN_DB or data/knowledge.db)")
     if json_flag:
@@ -137,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     command("duties", cmd_duties).add_argument(
         "names", nargs="*", help="department names (stdin lines if none)"
     )
+    command("ask", cmd_ask).add_argument("questions", nargs="*", help="questions (stdin lines if none)")
+    command("console", cmd_console, json_flag=False)
+    command("run", cmd_run, json_flag=False)
+    ev = command("eval", cmd_eval, json_flag=False)
+    ev.add_argument(
+        "file", nargs="?", default=str(Path(__file__).resolve().parents[1] / "tests/eval/questions.jsonl")
+    )
+    ev.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     return parser
 
 

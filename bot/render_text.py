@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knowledge.models import DocumentDepartments, DocumentInfo, DutiesResult, SetAside
+from knowledge.models import AnswerSet, DocumentDepartments, DocumentInfo, DutiesResult, SetAside
 
 
 def document_line(doc: DocumentInfo) -> str:
@@ -51,4 +51,27 @@ def duties(result: DutiesResult) -> str:
             lines.append(f"  {number} {role}{clause.text}")
     for note in result.notes:
         lines.append(f"\n注：{note}")
+    return "\n".join(lines)
+
+
+def answer(result: AnswerSet) -> str:
+    """A question's answer as plain text: department and role, the clause verbatim, the citation."""
+    if result.outcome == "duties" and result.duties is not None:
+        return duties(result.duties)
+    if result.no_answer:
+        lines = [result.message]
+        if result.outcome == "refused":
+            lines.append("可以换个说法，或发送 /depts 浏览各部门职责。")
+        return "\n".join(lines)
+    lines = []
+    for note in result.notes:
+        lines.append(f"（{note}）")
+    for n, a in enumerate(result.answers[:5], start=1):
+        c = a.clause
+        role = "配合" if c.role == "assist" else "负责"
+        lines.append(f"{n}. {c.department}（{role}）")
+        lines.append(f"   「{c.text}」")
+        lines.append(f"   —— {c.document.citation()}，{c.location()}")
+        if c.partners:
+            lines.append(f"   涉及部门：{'、'.join(c.partners)}")
     return "\n".join(lines)

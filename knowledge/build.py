@@ -13,7 +13,7 @@ import logging
 import os
 import sqlite3
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from knowledge.errors import SourceError
 from knowledge.manifest import MANIFEST_PATH, SourceSpec, load_manifest, read_source
 from knowledge.models import BuildReport, SetAside
 from knowledge.near_duplicates import Candidate, choose_copies
+from knowledge.query import load_regions
 from knowledge.roles import partners_of, role_of
 from knowledge.structure import (
     ParsedDocument,
@@ -35,7 +36,7 @@ from knowledge.structure import (
     split_sentences,
     subjects_at_start,
 )
-from knowledge.tokenize import TextAnalyzer
+from knowledge.tokenize import TextAnalyzer, read_everyday, read_terms
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -50,6 +51,11 @@ class _Parsed:
     sha256: str
 
 
+def adhoc_key(document_id: str, name: str) -> str:
+    """A short ASCII key for a department the lexicon does not know (button data must stay small and plain)."""
+    return "x" + hashlib.sha1(f"{document_id}:{name}".encode()).hexdigest()[:10]
+
+
 def _section_number(section: str) -> int:
     head = section.split("、", 1)[0]
     return chinese_number(head) if head else 0
@@ -59,7 +65,7 @@ def _clause_rows(doc: _Parsed, lexicon: DepartmentLexicon, start_id: int) -> lis
     """One row per duty item, and one per sentence (or per subject within a sentence) of a paragraph."""
     rows: list[dict[str, Any]] = []
     general = doc.spec.general_subject or "未点名部门"
-    general_key = lexicon.key_for_block(general) or f"{doc.spec.info.id}:general"
+    general_key = lexicon.key_for_block(general) or adhoc_key(doc.spec.info.id, general)
 
     def add(
         unit: Unit, text: str, sentence: int | None, part: int, names: list[tuple[str, str]], how: str
@@ -95,7 +101,7 @@ def _clause_rows(doc: _Parsed, lexicon: DepartmentLexicon, start_id: int) -> lis
 
     for unit in doc.parsed.units:
         if unit.is_duty:
-            key = lexicon.key_for_block(unit.department) or f"{doc.spec.info.id}:{unit.department}"
+            key = lexicon.key_for_block(unit.department) or adhoc_key(doc.spec.info.id, unit.department)
             add(unit, unit.text, None, 0, [(unit.department, key)], "block")
             continue
         previous: list[tuple[str, str]] = []
@@ -159,7 +165,9 @@ def build_database(
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
     try:
-        report = _write(tmp, docs, set_aside, lexicon, analyzer, input_fingerprint(manifest, lexicon_dir))
+        report = _write(
+            tmp, docs, set_aside, lexicon, analyzer, input_fingerprint(manifest, lexicon_dir), lexicon_dir
+        )
         with sqlite3.connect(tmp) as conn:
             if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise SourceError(f"{tmp}: integrity check failed after build")
@@ -178,6 +186,7 @@ def _write(
     lexicon: DepartmentLexicon,
     analyzer: TextAnalyzer,
     fingerprint: str,
+    lexicon_dir: Path,
 ) -> BuildReport:
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA journal_mode = DELETE")
@@ -280,6 +289,20 @@ def _write(
             {"key": "inputs", "value": fingerprint},
             {"key": "report", "value": json.dumps(report.lines(), ensure_ascii=False)},
             {"key": "analyzer", "value": analyzer.export()},
+            {
+                "key": "out_of_scope",
+                "value": json.dumps(read_terms(lexicon_dir / "out_of_scope.txt"), ensure_ascii=False),
+            },
+            {
+                "key": "everyday",
+                "value": json.dumps(read_everyday(lexicon_dir / "everyday.txt"), ensure_ascii=False),
+            },
+            {
+                "key": "regions",
+                "value": json.dumps(
+                    [asdict(r) for r in load_regions(lexicon_dir / "regions.toml")], ensure_ascii=False
+                ),
+            },
         ],
         pk="key",
     )

@@ -139,15 +139,17 @@ class DepartmentLexicon:
             if contained:
                 longest = max(contained, key=len)
                 keys.append(self._by_exact_name[longest])
-        keys = [k for k in keys if not self.get(k).generic]
+        return self.with_reform_relatives([k for k in keys if not self.get(k).generic])
+
+    def with_reform_relatives(self, keys: list[str]) -> list[Department]:
+        """The departments and, through the 2018 reform, their successors and predecessors, in that order."""
         related: list[str] = []
         for key in keys:
             dept = self.get(key)
             if dept.successor:
                 related.append(dept.successor)
             related.extend(e.department.key for e in self.entries.values() if e.department.successor == key)
-        ordered = list(dict.fromkeys([*keys, *related]))
-        return [self.get(k) for k in ordered]
+        return [self.get(k) for k in dict.fromkeys([*keys, *related])]
 
     def suggest(self, name: str, limit: int = 5) -> list[str]:
         """Closest known names for an unknown one, so `duties 环宝局` offers 环保局 rather than nothing."""

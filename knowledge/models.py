@@ -216,3 +216,87 @@ class BuildReport:
         if self.fixes:
             out.append("cleaning fixes: " + ", ".join(f"{k} {v}" for k, v in sorted(self.fixes.items())))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Understanding:
+    """How a question was read: filters found, topic units, search terms and what the lists lack."""
+
+    original: str
+    normalized: str
+    region: str
+    regions: tuple[str, ...]
+    department: str
+    department_keys: tuple[str, ...]
+    units: tuple[str, ...]
+    terms: tuple[tuple[str, float], ...]
+    expansions: tuple[tuple[str, tuple[str, ...]], ...]
+    missing: tuple[str, ...]
+    truncated: bool = False
+    document: str = ""
+    out_of_scope: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "normalized": self.normalized,
+            "document": self.document,
+            "out_of_scope": list(self.out_of_scope),
+            "region": self.region,
+            "department": self.department,
+            "department_keys": list(self.department_keys),
+            "topic": list(self.units),
+            "terms": [t for t, _ in self.terms],
+            "expansions": {spoken: list(written) for spoken, written in self.expansions},
+            "missing": list(self.missing),
+            "truncated": self.truncated,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One department's best clause for the question."""
+
+    clause: Clause
+    score: float
+    matched_terms: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.clause.to_json()
+        data["score"] = round(self.score, 4)
+        data["matched_terms"] = list(self.matched_terms)
+        return data
+
+
+Outcome = Literal["answered", "refused", "no_topic", "duties"]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSet:
+    """What `ask` returns: ranked answers, or an honest refusal with what was not found."""
+
+    query: str
+    understood: Understanding
+    answers: tuple[Answer, ...]
+    outcome: Outcome
+    message: str = ""
+    suggestions: tuple[str, ...] = ()
+    duties: DutiesResult | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def no_answer(self) -> bool:
+        return self.outcome in ("refused", "no_topic")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "no_answer": self.no_answer,
+            "outcome": self.outcome,
+            "message": self.message,
+            "answers": [a.to_json() for a in self.answers],
+            "understood": self.understood.to_json(),
+            "missing_terms": list(self.understood.missing),
+            "suggestions": list(self.suggestions),
+            "notes": list(self.notes),
+            "duties": self.duties.to_json() if self.duties else None,
+        }

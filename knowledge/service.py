@@ -14,9 +14,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from knowledge.answering import Answerer
 from knowledge.departments import DepartmentEntry, DepartmentLexicon
 from knowledge.errors import DatabaseCorrupt, DatabaseMissing
 from knowledge.models import (
+    AnswerSet,
     Clause,
     Department,
     DepartmentCount,
@@ -26,7 +28,8 @@ from knowledge.models import (
     DutyGroup,
     SetAside,
 )
-from knowledge.tokenize import TextAnalyzer
+from knowledge.query import QueryParser, Region
+from knowledge.tokenize import TextAnalyzer, normalize
 
 log = logging.getLogger(__name__)
 REQUIRED_TABLES = {"documents", "blocks", "clauses", "departments", "build_info"}
@@ -148,11 +151,42 @@ def _load(path: Path) -> LoadedData:
 
 
 class KnowledgeBase:
-    """Documents, departments, duties and (see `ask`) answers, from one built database."""
+    """Documents, departments, duties and answers, from one built database."""
 
     def __init__(self, data: LoadedData) -> None:
         self.data = data
         self._by_id = {c.id: c for c in data.clauses}
+        info = data.build_info
+        everyday = [(tuple(s), tuple(w)) for s, w in json.loads(info.get("everyday", "[]"))]
+        regions = [
+            Region(r["name"], tuple(r["aliases"]), r.get("within", ""))
+            for r in json.loads(info.get("regions", "[]"))
+        ]
+        corpus = normalize("".join(c.text for c in data.clauses))
+        titles = {d.id: d.title for d in data.documents}
+        out_of_scope = json.loads(info.get("out_of_scope", "[]"))
+        parser = QueryParser(data.analyzer, data.lexicon, regions, everyday, corpus, titles, out_of_scope)
+        generic = {k for k, e in data.lexicon.entries.items() if e.department.generic}
+        self._answerer = Answerer(data.clauses, data.clause_words, parser, generic)
+
+    def warm_up(self) -> None:
+        """Do the first-question work (dictionary load) now."""
+        self.data.analyzer.warm_up()
+
+    def ask(self, question: str, prefer_region: str = "") -> AnswerSet:
+        """The departments responsible for what the question asks about, with their clauses, or a refusal.
+
+        `prefer_region` (a chat's default region) ranks that region's documents first without hiding others.
+        """
+        return self._answerer.ask(question, self.data.documents, self.duties, prefer_region)
+
+    def regions(self) -> tuple[str, ...]:
+        """Regions a chat can prefer: those of the documents, in document order."""
+        return tuple(dict.fromkeys(d.region for d in self.data.documents))
+
+    def find_region(self, text: str) -> str:
+        """The region a user's word names (昌吉 → 昌吉回族自治州), or ""."""
+        return self._answerer.parser.region_named(text)
 
     @classmethod
     def open(cls, path: Path) -> KnowledgeBase:
@@ -187,6 +221,17 @@ class KnowledgeBase:
                 for c in self.data.clauses
                 if c.attribution == "block" and query in c.department
             }
+        return self._duties(query, resolved, keys)
+
+    def duties_for_key(self, key: str) -> DutiesResult:
+        """The same view as `duties`, for a department key carried by a button."""
+        if key in self.lexicon.entries:
+            resolved = tuple(self.lexicon.with_reform_relatives([key]))
+            return self._duties(resolved[0].canonical, resolved, {d.key for d in resolved})
+        names = [c.department for c in self.data.clauses if c.department_key == key]
+        return self._duties(names[0] if names else key, (), {key})
+
+    def _duties(self, query: str, resolved: tuple[Department, ...], keys: set[str]) -> DutiesResult:
         groups: dict[tuple[str, str, str], list[Clause]] = {}
         for clause in self.data.clauses:
             if keys & set(clause.subjects):

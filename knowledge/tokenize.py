@@ -62,6 +62,15 @@ def read_word_list(path: Path) -> list[tuple[str, int]]:
     return words
 
 
+def read_terms(path: Path) -> list[str]:
+    """Whitespace-separated terms; # starts a comment. Missing file → []."""
+    if not path.is_file():
+        return []
+    return [
+        t for line in path.read_text(encoding="utf-8").splitlines() for t in line.split("#", 1)[0].split()
+    ]
+
+
 def read_everyday(path: Path) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """`口语1 口语2 = 文件用语1 文件用语2` lines of the everyday-speech lexicon."""
     entries: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
@@ -151,6 +160,12 @@ class TextAnalyzer:
         if not self._ready:
             self.warm_up()
         return [t for t in self._jieba.cut_for_search(normalize(text), HMM=False) if _KEEP.search(t)]
+
+    def plain_tokens(self, text: str) -> list[str]:
+        """Non-overlapping tokens (precise mode) of normalized text, for reading a question's topic."""
+        if not self._ready:
+            self.warm_up()
+        return list(self._jieba.cut(normalize(text), HMM=False))
 
     def words(self, text: str) -> list[str]:
         """Index terms: multi-character search-mode tokens without stopwords (bigrams cover single characters)."""

@@ -1,0 +1,109 @@
+"""Wiring: settings + knowledge + usage log → a python-telegram-bot Application.
+
+Usage: python -m bot run   (TELEGRAM_BOT_TOKEN set; optional TELEGRAM_BASE_URL, ADMIN_IDS, WEBHOOK_*)
+
+`build_application` only builds (tests build it freely); `post_init` loads the knowledge base once, off the
+event loop, and registers the command menus; `run_bot` runs long polling, or a webhook when WEBHOOK_URL is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlparse
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    Update,
+)
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+
+import handlers
+from bot.knowledge_holder import KnowledgeHolder
+from bot.logging_setup import configure_logging
+from bot.settings import Settings
+from bot.usage_log import UsageLog
+from handlers.common import BotContext, Services
+
+log = logging.getLogger(__name__)
+
+PRIVATE_COMMANDS = [
+    BotCommand("ask", "提问：某事项归哪个部门管"),
+    BotCommand("dept", "查看某部门的全部职责"),
+    BotCommand("depts", "按文件浏览部门"),
+    BotCommand("docs", "收录的文件"),
+    BotCommand("region", "设置优先显示的地区"),
+    BotCommand("help", "用法"),
+]
+GROUP_COMMANDS = [c for c in PRIVATE_COMMANDS if c.command in ("ask", "dept", "region", "help")]
+ADMIN_COMMANDS = [
+    *PRIVATE_COMMANDS,
+    BotCommand("stats", "使用统计"),
+    BotCommand("reload", "从源文件重建知识库"),
+]
+MAX_RETRIES = 3
+
+
+async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services: Services = application.bot_data["services"]
+    kb = await asyncio.to_thread(services.knowledge.load)
+    log.info("knowledge loaded: %d documents, %d clauses", len(kb.documents()), len(kb.data.clauses))
+    bot = application.bot
+    await bot.set_my_commands(PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats())
+    await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
+    for admin_id in sorted(services.settings.admin_ids):
+        await bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id))
+
+
+async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services: Services = application.bot_data["services"]
+    services.usage.close()
+
+
+def build_application(
+    settings: Settings, services: Services | None = None
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The configured Application; nothing runs until it is started."""
+    services = services or Services(
+        settings=settings,
+        knowledge=KnowledgeHolder(settings.db_path),
+        usage=UsageLog(settings.log_db_path, keep_text=settings.log_questions),
+    )
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+        Application.builder()
+        .token(settings.token)
+        .context_types(ContextTypes(context=BotContext))
+        .rate_limiter(AIORateLimiter(max_retries=MAX_RETRIES))
+        .concurrent_updates(64)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if settings.base_url:
+        builder = builder.base_url(settings.base_url).base_file_url(
+            settings.base_url.replace("/bot", "/file/bot", 1)
+        )
+    application = builder.build()
+    application.bot_data["services"] = services
+    handlers.register(application)
+    return application
+
+
+def run_bot(settings: Settings) -> None:
+    configure_logging(settings)
+    application = build_application(settings)
+    if settings.webhook_url:
+        path = urlparse(settings.webhook_url).path.lstrip("/") or "telegram"
+        application.run_webhook(
+            listen="0.0.0.0",
+            port=settings.webhook_port,
+            url_path=path,
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -1,0 +1,249 @@
+"""Query understanding: what the question asks about, where, and of which department.
+
+A question is normalized (simplified characters, half-width, no control characters), stripped of its
+scaffolding (哪个部门负责 / 谁管 / 归谁管 … in stopwords.txt), and searched for a region
+(regions.toml) and a department (departments.toml). Everyday words found in it bring in the documents'
+own words (everyday.txt). What remains are the topic units the refusal decision is made on.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge.departments import DepartmentLexicon
+from knowledge.models import Understanding
+from knowledge.tokenize import TextAnalyzer, normalize, read_everyday
+
+MAX_QUESTION_CHARS = 300
+TITLE_MATCH_CHARS = 8
+TITLE_MATCH_SHARE = 0.4
+EXPANSION_WEIGHT = 0.6
+_OFFICE_SUFFIX = re.compile(r"(局|厅|委|办|部门|机关|院|所|站|中心|公司|办公室|委员会|部|队|支行|分局|机构)$")
+# 「公安局在机动车污染方面管什么」: a department, optionally a topic, then a question about its duties.
+_SCOPED = re.compile(
+    r"^(?P<dept>.{2,24}?)(?:在|对|关于)?(?P<topic>.*?)(?:方面|领域|上)?(?:都|主要|具体)?"
+    r"(?:管什么|管哪些|负责什么|负责哪些|有哪些职责|有什么职责|的职责是什么|职责是什么|的职责|职责|干什么|做什么|管啥|负责啥)"
+    r"[？?。！!]*$"
+)
+# A department right after these is the partner, not the one asked about: 「谁协助环保部门…」.
+_PARTNER_CUE = ("配合", "协助", "会同", "联合", "向", "给", "和", "与", "帮", "帮助", "支持")
+_PUNCT = re.compile(r"[\s\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    name: str
+    aliases: tuple[str, ...]
+    within: str = ""
+
+
+def load_regions(path: Path) -> list[Region]:
+    if not path.is_file():
+        return []
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return [
+        Region(r["name"], tuple(r.get("aliases", ())), r.get("within", "")) for r in data.get("region", [])
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    spoken: str
+    written: tuple[str, ...]
+
+
+class QueryParser:
+    """Turns a question into an `Understanding`; pure, and safe across threads once built."""
+
+    def __init__(
+        self,
+        analyzer: TextAnalyzer,
+        departments: DepartmentLexicon,
+        regions: list[Region],
+        everyday: list[tuple[tuple[str, ...], tuple[str, ...]]],
+        corpus_text: str,
+        titles: dict[str, str] | None = None,
+        out_of_scope: list[str] | None = None,
+    ) -> None:
+        self.analyzer = analyzer
+        self.departments = departments
+        self.regions = regions
+        self.corpus = corpus_text
+        self.titles = {doc_id: normalize(title) for doc_id, title in (titles or {}).items()}
+        self.out_of_scope = sorted(
+            {normalize(t) for t in out_of_scope or () if len(t) >= 2}, key=len, reverse=True
+        )
+        table: dict[str, list[str]] = {}
+        for spoken, written in everyday:
+            for phrase in spoken:
+                table.setdefault(normalize(phrase), []).extend(written)
+        self.everyday = sorted(table.items(), key=lambda kv: -len(kv[0]))
+        self._dept_names = sorted(
+            (
+                (normalize(name), e.department.key)
+                for e in departments.entries.values()
+                if not e.department.generic
+                for name in (*e.written, *e.aliases, e.department.canonical)
+                if len(name) >= 2
+            ),
+            key=lambda p: -len(p[0]),
+        )
+        self._region_names = sorted(
+            ((normalize(a), r) for r in regions for a in (r.name, *r.aliases)), key=lambda p: -len(p[0])
+        )
+
+    @classmethod
+    def from_lexicons(
+        cls, lexicon_dir: Path, analyzer: TextAnalyzer, departments: DepartmentLexicon, corpus_text: str
+    ) -> QueryParser:
+        return cls(
+            analyzer,
+            departments,
+            load_regions(lexicon_dir / "regions.toml"),
+            read_everyday(lexicon_dir / "everyday.txt"),
+            corpus_text,
+        )
+
+    def region_family(self, name: str) -> set[str]:
+        """A region and every region within it."""
+        family = {name}
+        changed = True
+        while changed:
+            changed = False
+            for region in self.regions:
+                if region.within in family and region.name not in family:
+                    family.add(region.name)
+                    changed = True
+        return family
+
+    def _find_region(self, text: str) -> tuple[Region | None, str]:
+        for alias, region in self._region_names:
+            if alias and alias in text:
+                return region, text.replace(alias, " ")
+        return None, text
+
+    def region_named(self, text: str) -> str:
+        region, _ = self._find_region(normalize(text))
+        return region.name if region else ""
+
+    def _find_document(self, text: str) -> tuple[str, str]:
+        """A document named by a long piece of its title (「构建现代环境治理体系」), and the text without it."""
+        best_id, best = "", ""
+        for doc_id, title in self.titles.items():
+            piece = _longest_common_substring(text, title)
+            # Long enough to name this document, not just to share its generic words (生态环境保护…).
+            if len(piece) >= max(TITLE_MATCH_CHARS, TITLE_MATCH_SHARE * len(title)) and len(piece) > len(
+                best
+            ):
+                best_id, best = doc_id, piece
+        return (best_id, text.replace(best, " ")) if best_id else ("", text)
+
+    def _find_department(self, text: str) -> tuple[str, str, str]:
+        """(name as typed, key, text without it) for an explicit department in the question, else ("", "", text)."""
+        scoped = _SCOPED.match(text)
+        if scoped:
+            name = scoped.group("dept").strip()
+            resolved = self.departments.resolve(name)
+            if resolved:
+                return name, resolved[0].key, scoped.group("topic")
+        for name, key in self._dept_names:
+            start = text.find(name)
+            if start < 0 or not _OFFICE_SUFFIX.search(name):
+                continue
+            before = text[max(0, start - 2) : start]
+            if any(before.endswith(cue) for cue in _PARTNER_CUE):
+                continue
+            return name, key, text[:start] + " " + text[start + len(name) :]
+        return "", "", text
+
+    def _expansions(self, text: str) -> list[Expansion]:
+        found: list[Expansion] = []
+        taken = [False] * len(text)
+        for phrase, written in self.everyday:
+            start = text.find(phrase)
+            while start >= 0:
+                end = start + len(phrase)
+                if not all(taken[start:end]):
+                    found.append(Expansion(phrase, tuple(dict.fromkeys(written))))
+                    for i in range(start, end):
+                        taken[i] = True
+                    break
+                start = text.find(phrase, end)
+        return found
+
+    def units(self, text: str) -> list[str]:
+        """Topic units: non-stopword words, with runs of single characters merged (低 保 → 低保)."""
+        units: list[str] = []
+        run = ""
+        for token in self.analyzer.plain_tokens(text):
+            if token in self.analyzer.stopwords or not _PUNCT.sub("", token):
+                if run:
+                    units.append(run)
+                run = ""
+                continue
+            if len(token) == 1:
+                run += token
+                continue
+            if run:
+                units.append(run)
+                run = ""
+            units.append(token)
+        if run:
+            units.append(run)
+        return [u for u in units if not (len(u) == 1 and u in self.analyzer.stopwords)]
+
+    def parse(self, question: str) -> Understanding:
+        truncated = len(question) > MAX_QUESTION_CHARS
+        text = normalize(question[:MAX_QUESTION_CHARS]).strip()
+        region, text = self._find_region(text)
+        document, text = self._find_document(text)
+        dept_name, dept_key, text = self._find_department(text.strip())
+        out_of_scope = tuple(t for t in self.out_of_scope if t in text)
+        expansions = self._expansions(text)
+        units = self.units(text)
+        lexicon_words = {e.spoken for e in expansions}
+        missing = tuple(
+            u for u in units if u not in self.corpus and not any(u in w or w in u for w in lexicon_words)
+        )
+        weights: dict[str, float] = {}
+        for word in self.analyzer.words(" ".join(units)):
+            weights[word] = 1.0
+        for expansion in expansions:
+            for written in expansion.written:
+                for word in self.analyzer.words(written):
+                    weights.setdefault(word, EXPANSION_WEIGHT)
+        dept_keys: tuple[str, ...] = ()
+        if dept_key:
+            dept_keys = tuple(
+                d.key for d in self.departments.resolve(dept_name) or [self.departments.get(dept_key)]
+            )
+        return Understanding(
+            original=question,
+            normalized=text,
+            region=region.name if region else "",
+            regions=tuple(sorted(self.region_family(region.name))) if region else (),
+            department=dept_name,
+            department_keys=dept_keys,
+            units=tuple(units),
+            terms=tuple(weights.items()),
+            expansions=tuple((e.spoken, e.written) for e in expansions),
+            missing=missing,
+            truncated=truncated,
+            document=document,
+            out_of_scope=out_of_scope,
+        )
+
+
+def _longest_common_substring(a: str, b: str) -> str:
+    """Longest run shared by two short strings (questions and titles are a few dozen characters)."""
+    best = ""
+    for i in range(len(a)):
+        for j in range(i + len(best) + 1, len(a) + 1):
+            if a[i:j] in b:
+                best = a[i:j]
+            else:
+                break
+    return best
