@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 from urllib.parse import urlparse
 
@@ -20,6 +21,7 @@ from telegram import (
     BotCommandScopeChat,
     Update,
 )
+from telegram.error import BadRequest
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 import handlers
@@ -30,6 +32,8 @@ from bot.usage_log import UsageLog
 from handlers.common import BotContext, Services
 
 log = logging.getLogger(__name__)
+# Opt in to python-telegram-bot's timedelta durations (RetryAfter.retry_after …) instead of deprecated ints.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 PRIVATE_COMMANDS = [
     BotCommand("ask", "提问：某事项归哪个部门管"),
@@ -56,7 +60,11 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     await bot.set_my_commands(PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats())
     await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
     for admin_id in sorted(services.settings.admin_ids):
-        await bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id))
+        try:
+            await bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id))
+        except BadRequest as exc:
+            # An admin who has never opened a chat with the bot ("chat not found") must not stop the bot.
+            log.warning("admin commands not set for user %s: %s", admin_id, exc)
 
 
 async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

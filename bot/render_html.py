@@ -29,6 +29,7 @@ PRIVATE_ANSWERS = 5
 GROUP_ANSWERS = 2
 RELEVANCE_SHARE = 0.4  # answers scoring under this share of the best are left for 「更多条款」
 INLINE_RESULTS = 10
+DUTIES_PAGE_BUDGET = 1500  # a phone screen or two per page
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,15 @@ def role_label(role: str) -> str:
     return "配合" if role == "assist" else "负责"
 
 
+def canonical_suffix(department: str, canonical: str) -> str:
+    """（今农业农村部门） after 农牧业部门; （生态环境部门） after 州生态环境局; nothing when they are the same."""
+    if not canonical or canonical == department:
+        return ""
+    if canonical.startswith(department):
+        return esc(canonical[len(department) :])
+    return f"（{esc(canonical)}）"
+
+
 def citation(doc: DocumentInfo) -> str:
     return esc(doc.citation())
 
@@ -60,7 +70,7 @@ def answer_block(answer: Answer, number: int | None = None) -> str:
     """One department's clause: bold department with its role, the clause verbatim, the citation."""
     c = answer.clause
     prefix = f"{number}. " if number is not None else ""
-    canonical = f"（{esc(c.canonical)}）" if c.canonical and c.canonical != c.department else ""
+    canonical = canonical_suffix(c.department, c.canonical)
     lines = [
         f"<b>{prefix}{esc(c.department)}</b>{canonical} · {role_label(c.role)}",
         f"「{esc(c.text)}」",
@@ -69,14 +79,6 @@ def answer_block(answer: Answer, number: int | None = None) -> str:
     if c.partners:
         lines.append(f"涉及：{esc('、'.join(c.partners))}")
     return "\n".join(lines)
-
-
-def _relevant(result: AnswerSet, limit: int) -> tuple[list[Answer], list[Answer]]:
-    if not result.answers:
-        return [], []
-    best = result.answers[0].score
-    shown = [a for a in result.answers if a.score >= RELEVANCE_SHARE * best][:limit]
-    return shown, [a for a in result.answers if a not in shown]
 
 
 def _answer_buttons(result: AnswerSet, question_id: int | None, more: bool) -> tuple[tuple[Button, ...], ...]:
@@ -107,7 +109,7 @@ def answer_messages(result: AnswerSet, *, question_id: int | None, compact: bool
         return [duties_message(result.duties, 0)]
     if result.no_answer:
         return [refusal(result)]
-    shown, rest = _relevant(result, GROUP_ANSWERS if compact else PRIVATE_ANSWERS)
+    shown, rest = result.leading(GROUP_ANSWERS if compact else PRIVATE_ANSWERS, RELEVANCE_SHARE)
     head = [f"<i>{esc(note)}</i>" for note in result.notes]
     blocks = [answer_block(a, n) for n, a in enumerate(shown, start=1)]
     texts = split_blocks([*head, *blocks])
@@ -119,8 +121,7 @@ def answer_messages(result: AnswerSet, *, question_id: int | None, compact: bool
 
 def more_messages(result: AnswerSet) -> list[Rendered]:
     """Answers beyond those first shown (「更多条款」)."""
-    shown, rest = _relevant(result, PRIVATE_ANSWERS)
-    extra = rest or result.answers[len(shown) :]
+    shown, extra = result.leading(PRIVATE_ANSWERS, RELEVANCE_SHARE)
     if not extra:
         return [Rendered("没有更多相关条款了。")]
     start = len(shown) + 1
@@ -207,7 +208,7 @@ def _balance(fragment: str) -> str:
     return reopen + fragment + "".join(f"</{name}>" for name in reversed(still_open))
 
 
-def duties_pages(result: DutiesResult, budget: int = PAGE_BUDGET - 300) -> list[str]:
+def duties_pages(result: DutiesResult, budget: int = DUTIES_PAGE_BUDGET) -> list[str]:
     """A department's duties grouped by document, cut into pages at duty boundaries."""
     if not result.matches:
         hint = (
@@ -219,7 +220,8 @@ def duties_pages(result: DutiesResult, budget: int = PAGE_BUDGET - 300) -> list[
     blocks: list[str] = []
     for group in result.matches:
         where = f" {esc(group.block)}" if group.block else ""
-        header = f"<b>{esc(group.department)}</b>（{esc(group.canonical)}） — 《{esc(group.document.title)}》{where}"
+        name = f"<b>{esc(group.department)}</b>{canonical_suffix(group.department, group.canonical)}"
+        header = f"{name} — 《{esc(group.document.title)}》{where}"
         if group.via:
             header += f"\n<i>{esc(group.via)}</i>"
         blocks.append(header)
@@ -233,8 +235,10 @@ def duties_pages(result: DutiesResult, budget: int = PAGE_BUDGET - 300) -> list[
     pages: list[str] = []
     current = ""
     for block in [*blocks, *notes]:
+        # Each document's block starts a page: one document per screen, cut further only when long.
+        starts_group = block.startswith("<b>")
         candidate = f"{current}\n{block}" if current else block
-        if len(candidate) > budget and current:
+        if current and (starts_group or len(candidate) > budget):
             pages.append(current)
             current = block
         else:

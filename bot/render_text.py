@@ -66,7 +66,8 @@ def answer(result: AnswerSet) -> str:
     lines = []
     for note in result.notes:
         lines.append(f"（{note}）")
-    for n, a in enumerate(result.answers[:5], start=1):
+    shown, rest = result.leading(5)
+    for n, a in enumerate(shown, start=1):
         c = a.clause
         role = "配合" if c.role == "assist" else "负责"
         lines.append(f"{n}. {c.department}（{role}）")
@@ -74,4 +75,6 @@ def answer(result: AnswerSet) -> str:
         lines.append(f"   —— {c.document.citation()}，{c.location()}")
         if c.partners:
             lines.append(f"   涉及部门：{'、'.join(c.partners)}")
+    if rest:
+        lines.append(f"（另有 {len(rest)} 条相关性较低的条款，可用 ask --json 查看）")
     return "\n".join(lines)

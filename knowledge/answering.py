@@ -26,10 +26,13 @@ NAME_WEIGHT = 0.3
 MAX_ANSWERS = 8
 CANDIDATES = 60
 # Share of the topic (by characters) that may be unknown to every list before the question is refused.
-MAX_MISSING_SHARE = 0.5
+MAX_MISSING_SHARE = 0.75
 LEAD_PREFERENCE = 0.8  # a leading clause within this share of an assisting one's score is shown instead
-ATTRIBUTION_PRIOR = {"block": 1.0, "named": 1.0, "inherited": 0.85, "general": 0.6}
+ATTRIBUTION_PRIOR = {"block": 1.0, "named": 1.0, "inherited": 0.85, "inferred": 0.85, "general": 0.6}
 GENERIC_PRIOR = 0.8
+COVERAGE_EXPONENT = (
+    1.0  # clauses that hold more of the question's distinct topics rank higher (Lucene's coord)
+)
 PREFERRED_REGION_BOOST = 1.3
 ASSIST_PRIOR = 0.9
 
@@ -100,6 +103,22 @@ class Answerer:
             fused += NAME_WEIGHT * name_scores / name_scores.max()
         return fused * self.prior[: len(fused)]
 
+    def _coverage(self, indices: NDArray[np.int64], understood: Understanding) -> NDArray[np.float64]:
+        """Share of the question's distinct topic units each clause contains (by words or, failing that, text)."""
+        units = [u for u in understood.units if len(u) > 1 and u not in understood.missing]
+        if not units:
+            return np.ones(len(indices), dtype=np.float64)
+        unit_words = [set(self.parser.analyzer.words(u)) or {u} for u in units]
+        shares = []
+        for index in indices:
+            freqs = self.words.bm25.doc_freqs[index]
+            text = self.clauses[index].text
+            hit = sum(
+                1 for u, words in zip(units, unit_words, strict=True) if u in text or words & freqs.keys()
+            )
+            shares.append(hit / len(units))
+        return np.array(shares, dtype=np.float64)
+
     def _matched(self, index: int, understood: Understanding) -> tuple[str, ...]:
         freqs = self.words.bm25.doc_freqs[index]
         matched = [t for t, _ in understood.terms if t in freqs]
@@ -124,6 +143,10 @@ class Answerer:
                 notes.append(f"{understood.region}的清单中没有找到相关内容，以下为其他文件的规定")
             masked = scores
         order = np.argsort(-masked, kind="stable")[:CANDIDATES]
+        if COVERAGE_EXPONENT:
+            masked = masked.copy()
+            masked[order] *= (0.5 + 0.5 * self._coverage(order, understood)) ** COVERAGE_EXPONENT
+            order = order[np.argsort(-masked[order], kind="stable")]
         groups: dict[tuple[str, str], list[int]] = {}
         for index in order:
             if masked[index] <= 0:
@@ -198,18 +221,21 @@ class Answerer:
             for term in written
             for w in self.parser.analyzer.words(term)
         }
-        original = {t for t, weight in understood.terms if weight >= 1.0}
+        original = {t for t, weight in understood.terms if weight != EXPANSION_WEIGHT}
         matched = set(top.matched_terms)
+        lexicon_led = bool(matched & (expanded - original))
         topic_hits = {
             u
             for u in understood.units
-            if u in top.clause.text or set(self.parser.analyzer.words(u)) & matched
+            if len(u) > 1 and (u in top.clause.text or set(self.parser.analyzer.words(u)) & matched)
         }
-        strong = bool(matched & (expanded - original)) or len(topic_hits) >= 2 or not understood.missing
-        if strong:
-            return False
         if understood.out_of_scope:
-            return True
+            # A named non-environmental matter (公积金, 超速 …) outweighs anything but an equal weight of
+            # everyday environmental words that led to the clause.
+            spoken = sum(len(s) for s, _ in understood.expansions) if lexicon_led else 0
+            return sum(len(t) for t in understood.out_of_scope) >= spoken
+        if lexicon_led or len(topic_hits) >= 2 or not understood.missing:
+            return False
         missing = sum(len(u) for u in understood.missing)
         topic = sum(len(u) for u in understood.units)
         return missing >= MAX_MISSING_SHARE * topic

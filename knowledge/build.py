@@ -115,6 +115,8 @@ def _clause_rows(doc: _Parsed, lexicon: DepartmentLexicon, start_id: int) -> lis
                     previous = subjects
                 elif previous:
                     add(unit, text, n, part, previous, "inherited")
+                elif not lexicon.mentions(text) and (implied := lexicon.implied_by_function(text)):
+                    add(unit, text, n, part, [implied], "inferred")
                 else:
                     add(unit, text, n, part, [(general, general_key)], "general")
     return rows
@@ -267,6 +269,7 @@ def _write(
                 "generic": int(e.department.generic),
                 "written": json.dumps(list(e.written), ensure_ascii=False),
                 "aliases": json.dumps(list(e.aliases), ensure_ascii=False),
+                "functions": json.dumps(list(e.functions), ensure_ascii=False),
             }
             for e in lexicon.entries.values()
         ),

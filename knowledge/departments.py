@@ -27,6 +27,7 @@ class DepartmentEntry:
     department: Department
     written: tuple[str, ...]
     aliases: tuple[str, ...]
+    functions: tuple[str, ...] = ()
 
 
 def stem(name: str) -> str:
@@ -55,7 +56,12 @@ class DepartmentLexicon:
                 generic=bool(item.get("generic", False)),
             )
             entries.append(
-                DepartmentEntry(dept, tuple(item.get("written", ())), tuple(item.get("aliases", ())))
+                DepartmentEntry(
+                    dept,
+                    tuple(item.get("written", ())),
+                    tuple(item.get("aliases", ())),
+                    tuple(item.get("functions", ())),
+                )
             )
         lexicon = cls(entries)
         for entry in entries:
@@ -98,6 +104,14 @@ class DepartmentLexicon:
             return self._by_exact_name[name]
         keys = self._by_stem.get(stem(name), set())
         return next(iter(keys)) if len(keys) == 1 else None
+
+    def implied_by_function(self, text: str) -> tuple[str, str] | None:
+        """(name, key) of the one body whose exclusive activity the text is about (检察公益诉讼 → 检察机关)."""
+        keys = {e.department.key for e in self.entries.values() for f in e.functions if f in text}
+        if len(keys) != 1:
+            return None
+        entry = self.entries[keys.pop()]
+        return (entry.written[0] if entry.written else entry.department.canonical), entry.department.key
 
     def mentions(self, text: str) -> list[tuple[int, str, str]]:
         """Non-overlapping (position, name, key) of written department names in text, left to right."""

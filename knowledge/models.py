@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Role = Literal["lead", "assist"]
-Attribution = Literal["block", "named", "inherited", "general"]
+Attribution = Literal["block", "named", "inherited", "inferred", "general"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +286,14 @@ class AnswerSet:
     @property
     def no_answer(self) -> bool:
         return self.outcome in ("refused", "no_topic")
+
+    def leading(self, limit: int, share: float = 0.4) -> tuple[tuple[Answer, ...], tuple[Answer, ...]]:
+        """(answers worth showing first, the rest): at most `limit`, each within `share` of the best score."""
+        if not self.answers:
+            return (), ()
+        best = self.answers[0].score
+        shown = tuple(a for a in self.answers if a.score >= share * best)[:limit]
+        return shown, tuple(a for a in self.answers if a not in shown)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -18,6 +18,11 @@ from knowledge.models import Understanding
 from knowledge.tokenize import TextAnalyzer, normalize, read_everyday
 
 MAX_QUESTION_CHARS = 300
+# How people reach an office (举报, 投诉, 打电话 …) says little about which office: weigh it lightly.
+PROCEDURAL_WORDS = frozenset(
+    {"举报", "投诉", "反映", "电话", "打电话", "热线", "报告", "咨询", "解决", "处理", "求助"}
+)
+PROCEDURAL_WEIGHT = 0.3
 TITLE_MATCH_CHARS = 8
 TITLE_MATCH_SHARE = 0.4
 EXPANSION_WEIGHT = 0.6
@@ -31,6 +36,7 @@ _SCOPED = re.compile(
 # A department right after these is the partner, not the one asked about: 「谁协助环保部门…」.
 _PARTNER_CUE = ("配合", "协助", "会同", "联合", "向", "给", "和", "与", "帮", "帮助", "支持")
 _PUNCT = re.compile(r"[\s\W_]+")
+_MARKUP = re.compile(r"<[^<>]{0,200}>|[*_~`|\\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +203,17 @@ class QueryParser:
 
     def parse(self, question: str) -> Understanding:
         truncated = len(question) > MAX_QUESTION_CHARS
-        text = normalize(question[:MAX_QUESTION_CHARS]).strip()
+        # Markup pasted from elsewhere (<b>…</b>, MarkdownV2 symbols) is not part of the question.
+        text = normalize(_MARKUP.sub(" ", question[:MAX_QUESTION_CHARS])).strip()
         region, text = self._find_region(text)
         document, text = self._find_document(text)
         dept_name, dept_key, text = self._find_department(text.strip())
-        out_of_scope = tuple(t for t in self.out_of_scope if t in text)
         expansions = self._expansions(text)
+        # Words the everyday lexicon explained (信号塔) are not searched again for out-of-scope matters (手机信号).
+        unexplained = text
+        for expansion in expansions:
+            unexplained = unexplained.replace(expansion.spoken, " ")
+        out_of_scope = tuple(t for t in self.out_of_scope if t in unexplained)
         units = self.units(text)
         lexicon_words = {e.spoken for e in expansions}
         missing = tuple(
@@ -210,7 +221,7 @@ class QueryParser:
         )
         weights: dict[str, float] = {}
         for word in self.analyzer.words(" ".join(units)):
-            weights[word] = 1.0
+            weights[word] = PROCEDURAL_WEIGHT if word in PROCEDURAL_WORDS else 1.0
         for expansion in expansions:
             for written in expansion.written:
                 for word in self.analyzer.words(written):

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from rank_bm25 import BM25Okapi
 
 K1 = 1.2
-B = 0.6
+B = 0.4
 
 
 def lucene_idf(n_docs: int, doc_freq: int) -> float:

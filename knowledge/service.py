@@ -96,6 +96,7 @@ def _load(path: Path) -> LoadedData:
                 Department(r["key"], r["canonical"], r["successor"], r["note"], bool(r["generic"])),
                 tuple(json.loads(r["written"])),
                 tuple(json.loads(r["aliases"])),
+                tuple(json.loads(r["functions"])),
             )
             for r in conn.execute("SELECT * FROM departments ORDER BY key")
         ]

@@ -1,0 +1,145 @@
+"""Answering on the real corpus: the question → department table from the brief, filters, refusals."""
+
+import json
+
+import numpy as np
+import pytest
+
+from knowledge.answering import LEAD_PREFERENCE
+from knowledge.service import KnowledgeBase
+
+
+@pytest.mark.parametrize(
+    ("question", "department"),
+    [
+        ("哪个部门负责秸秆禁烧？", "农牧业部门"),
+        ("誰負責秸稈禁燒", "农牧业部门"),
+        ("工地扬尘归谁管", "住房和城乡建设部门"),
+        ("快递包装太多了，谁来管？", "州邮政管理局"),
+        ("放射源丢了找谁", "州公安局"),
+        ("扬尘", "住"),
+        ("饮用水卫生监督监测归哪个部门", "卫生"),
+        ("非煤矿山安全监管谁负责", "安全生产监督管理部门"),
+    ],
+)
+def test_the_top_answer_names_the_responsible_department(
+    kb: KnowledgeBase, question: str, department: str
+) -> None:
+    result = kb.ask(question)
+    assert result.outcome == "answered"
+    assert department in result.answers[0].clause.department
+
+
+def test_traditional_characters_are_read_as_simplified(kb: KnowledgeBase) -> None:
+    assert [a.clause.id for a in kb.ask("誰負責秸稈禁燒").answers] == [
+        a.clause.id for a in kb.ask("谁负责秸秆禁烧").answers
+    ]
+
+
+def test_a_named_department_scopes_the_answer(kb: KnowledgeBase) -> None:
+    result = kb.ask("公安局在机动车污染方面管什么")
+    assert result.understood.department_keys[0] == "public_security"
+    assert result.answers and all("公安" in a.clause.department for a in result.answers)
+    assert any("机动车" in a.clause.text for a in result.answers)
+
+
+@pytest.mark.parametrize(
+    ("question", "documents"),
+    [
+        ("昌吉州谁负责快递包装回收", {"changji2021"}),
+        ("内蒙古的噪声污染由哪些部门负责", {"im2015", "im-governance"}),
+        ("全国层面生态环境部门履行什么职责", {"national-opinion"}),
+    ],
+)
+def test_a_named_region_scopes_the_documents(kb: KnowledgeBase, question: str, documents: set[str]) -> None:
+    result = kb.ask(question)
+    assert result.answers
+    assert {a.clause.document.id for a in result.answers} <= documents
+
+
+def test_a_chat_region_ranks_its_documents_first_without_hiding_others(kb: KnowledgeBase) -> None:
+    plain = kb.ask("扬尘")
+    preferred = kb.ask("扬尘", prefer_region="昌吉回族自治州")
+    assert preferred.answers[0].clause.document.id == "changji2021"
+    assert {a.clause.document.id for a in preferred.answers} == {a.clause.document.id for a in plain.answers}
+
+
+@pytest.mark.parametrize(
+    "question", ["哪个部门负责办理护照", "哪个部门负责发放身份证", "住房公积金想取出来找谁", "低保谁管"]
+)
+def test_uncovered_matters_are_refused_naming_what_is_missing(kb: KnowledgeBase, question: str) -> None:
+    result = kb.ask(question)
+    assert result.no_answer and result.outcome == "refused"
+    assert result.answers == ()
+    assert "没有规定" in result.message
+
+
+@pytest.mark.parametrize("question", ["", "   ", "谁管？", "哪个部门负责", "😀😀", "<b>?</b>"])
+def test_a_question_without_a_topic_asks_for_one(kb: KnowledgeBase, question: str) -> None:
+    result = kb.ask(question)
+    assert result.outcome == "no_topic" and result.no_answer
+    assert "例如" in result.message
+
+
+@pytest.mark.parametrize("name", ["环保局", "国土局", "公安局"])
+def test_a_bare_department_routes_to_its_duty_list(kb: KnowledgeBase, name: str) -> None:
+    result = kb.ask(name)
+    assert result.outcome == "duties" and not result.no_answer
+    assert result.duties is not None and result.duties.matches
+
+
+def test_no_clause_is_shown_twice(kb: KnowledgeBase) -> None:
+    for question in ("扬尘", "噪声", "危险化学品运输", "饮用水", "生态补偿", "信用评价"):
+        answers = kb.ask(question).answers
+        keys = [(a.clause.document.id, a.clause.text) for a in answers]
+        assert len(keys) == len(set(keys)), question
+
+
+def test_a_department_is_shown_by_its_leading_clause_when_one_scores_close(kb: KnowledgeBase) -> None:
+    answerer = kb._answerer
+    for question in ("机动车尾气污染", "突发环境事件应急处置", "医疗废物", "重污染天气", "危险化学品"):
+        result = kb.ask(question)
+        scores = answerer.scores(result.understood)
+        for answer in result.answers:
+            if answer.clause.role != "assist":
+                continue
+            for i, clause in enumerate(answerer.clauses):
+                same = (
+                    clause.department_key == answer.clause.department_key
+                    and clause.document.id == answer.clause.document.id
+                )
+                if same and clause.role == "lead":
+                    assert scores[i] < LEAD_PREFERENCE * answer.score + 1e-9, (question, clause.ref)
+
+
+def test_answers_are_ranked_by_score_and_carry_matched_terms(kb: KnowledgeBase) -> None:
+    answers = kb.ask("城镇污水处理设施建设归谁管").answers
+    assert [a.score for a in answers] == sorted((a.score for a in answers), reverse=True)
+    assert "污水" in answers[0].matched_terms or any("污水" in t for t in answers[0].matched_terms)
+
+
+def test_answer_json_follows_the_cli_contract(kb: KnowledgeBase) -> None:
+    data = json.loads(json.dumps(kb.ask("工地扬尘归谁管").to_json(), ensure_ascii=False))
+    assert data["no_answer"] is False
+    first = data["answers"][0]
+    assert {
+        "department",
+        "role",
+        "text",
+        "document",
+        "section",
+        "item",
+        "score",
+        "partners",
+        "matched_terms",
+    } <= set(first)
+    assert {"title", "issuer", "date", "doc_number", "region"} <= set(first["document"])
+    assert {"region", "department", "topic", "missing"} <= set(data["understood"])
+
+
+def test_differential_scores_match_rank_bm25(kb: KnowledgeBase) -> None:
+    field = kb._answerer.words
+    for terms in (["扬尘"], ["机动车", "尾气", "污染"], ["秸秆禁烧", "秸秆", "不存在的词"]):
+        ours = field.scores(dict.fromkeys(terms, 1.0))
+        reference = field.reference_scores(terms)
+        assert np.allclose(ours, reference)
