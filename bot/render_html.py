@@ -29,6 +29,7 @@ PRIVATE_ANSWERS = 5
 GROUP_ANSWERS = 2
 RELEVANCE_SHARE = 0.4  # answers scoring under this share of the best are left for 「更多条款」
 INLINE_RESULTS = 10
+LOW_CONFIDENCE = "把握不大：以下条款可能相关，请核对原文。"
 DUTIES_PAGE_BUDGET = 1500  # a phone screen or two per page
 
 
@@ -111,6 +112,8 @@ def answer_messages(result: AnswerSet, *, question_id: int | None, compact: bool
         return [refusal(result)]
     shown, rest = result.leading(GROUP_ANSWERS if compact else PRIVATE_ANSWERS, RELEVANCE_SHARE)
     head = [f"<i>{esc(note)}</i>" for note in result.notes]
+    if result.confidence == "low":
+        head.append(f"<i>{LOW_CONFIDENCE}</i>")
     blocks = [answer_block(a, n) for n, a in enumerate(shown, start=1)]
     texts = split_blocks([*head, *blocks])
     buttons = _answer_buttons(result, question_id, more=bool(rest))

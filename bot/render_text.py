@@ -66,6 +66,8 @@ def answer(result: AnswerSet) -> str:
     lines = []
     for note in result.notes:
         lines.append(f"（{note}）")
+    if result.confidence == "low":
+        lines.append("（把握不大：以下条款可能相关，请核对原文。）")
     shown, rest = result.leading(5)
     for n, a in enumerate(shown, start=1):
         c = a.clause

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +31,7 @@ MAX_MISSING_SHARE = 0.75
 LEAD_PREFERENCE = 0.8  # a leading clause within this share of an assisting one's score is shown instead
 ATTRIBUTION_PRIOR = {"block": 1.0, "named": 1.0, "inherited": 0.85, "inferred": 0.85, "general": 0.6}
 GENERIC_PRIOR = 0.8
+CONFIDENT_SCORE = 0.8
 COVERAGE_EXPONENT = (
     1.0  # clauses that hold more of the question's distinct topics rank higher (Lucene's coord)
 )
@@ -205,7 +207,17 @@ class Answerer:
         answers, rank_notes = self.rank(understood, documents, prefer_region)
         if not answers or self._out_of_scope(understood, answers[0]):
             return self._refusal(question, understood, notes)
-        return AnswerSet(question, understood, tuple(answers), "answered", notes=tuple(notes + rank_notes))
+        # The fused score reaches its maximum only when the word and bigram fields agree on the best clause;
+        # when they disagree the answer is shown with a caution rather than hidden.
+        confidence: Literal["high", "low"] = "high" if answers[0].score >= CONFIDENT_SCORE else "low"
+        return AnswerSet(
+            question,
+            understood,
+            tuple(answers),
+            "answered",
+            notes=tuple(notes + rank_notes),
+            confidence=confidence,
+        )
 
     def _out_of_scope(self, understood: Understanding, top: Answer) -> bool:
         """Whether the lists do not cover the question, judged on the best clause found.
@@ -221,7 +233,7 @@ class Answerer:
             for term in written
             for w in self.parser.analyzer.words(term)
         }
-        original = {t for t, weight in understood.terms if weight != EXPANSION_WEIGHT}
+        original = set(self.parser.analyzer.words(" ".join(understood.units)))
         matched = set(top.matched_terms)
         lexicon_led = bool(matched & (expanded - original))
         topic_hits = {

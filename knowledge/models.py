@@ -282,6 +282,7 @@ class AnswerSet:
     suggestions: tuple[str, ...] = ()
     duties: DutiesResult | None = None
     notes: tuple[str, ...] = ()
+    confidence: Literal["high", "low"] = "high"
 
     @property
     def no_answer(self) -> bool:
@@ -300,6 +301,7 @@ class AnswerSet:
             "query": self.query,
             "no_answer": self.no_answer,
             "outcome": self.outcome,
+            "confidence": self.confidence,
             "message": self.message,
             "answers": [a.to_json() for a in self.answers],
             "understood": self.understood.to_json(),
