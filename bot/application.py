@@ -85,7 +85,7 @@ def build_application(
         Application.builder()
         .token(settings.token)
         .context_types(ContextTypes(context=BotContext))
-        .rate_limiter(AIORateLimiter(max_retries=MAX_RETRIES))
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.rate_limit, max_retries=MAX_RETRIES))
         .concurrent_updates(64)
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -49,10 +49,14 @@ def _inputs(values: Sequence[str]) -> list[str]:
 def cmd_build(args: argparse.Namespace) -> None:
     """Build the knowledge database from knowledge/manifest.toml and the sources.
 
-    Example: python -m bot build --db data/knowledge.db
+    Example: python -m bot build --db data/knowledge.db [--knowledge bench/out/corpus-100k]
     """
     target = Path(args.db) if args.db else Settings.from_env().db_path
-    report = build_database(target)
+    if args.knowledge:
+        root = Path(args.knowledge)
+        report = build_database(target, root / "manifest.toml", root / "lexicon")
+    else:
+        report = build_database(target)
     print(f"built {target}")
     for line in report.lines():
         print(line)
@@ -195,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
         COMMANDS[name] = func
         return p
 
-    command("build", cmd_build, json_flag=False)
+    command("build", cmd_build, json_flag=False).add_argument(
+        "--knowledge", help="a folder with manifest.toml, sources/ and lexicon/ (default: the project's knowledge/)"
+    )
     command("docs", cmd_docs)
     command("depts", cmd_depts)
     command("duties", cmd_duties).add_argument(

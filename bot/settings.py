@@ -52,6 +52,8 @@ class Settings:
     webhook_url: str = ""
     webhook_secret: str = field(default="", repr=False)
     webhook_port: int = 8443
+    # Telegram's documented ceiling for a bot's outgoing messages; raise it only for a local Bot API server.
+    rate_limit: float = 30.0
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -96,6 +98,10 @@ class Settings:
             port = int(env.get("WEBHOOK_PORT", "8443") or 8443)
         except ValueError as exc:
             raise SettingsError("WEBHOOK_PORT must be a number") from exc
+        try:
+            rate_limit = float(env.get("TELEGRAM_RATE_LIMIT", "30") or 30)
+        except ValueError as exc:
+            raise SettingsError("TELEGRAM_RATE_LIMIT must be a number of messages per second") from exc
         level = env.get("LOG_LEVEL", "INFO").upper() or "INFO"
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
@@ -114,4 +120,5 @@ class Settings:
             webhook_url=webhook_url,
             webhook_secret=secret,
             webhook_port=port,
+            rate_limit=rate_limit,
         )
