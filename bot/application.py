@@ -55,7 +55,7 @@ MAX_RETRIES = 3
 async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data["services"]
     kb = await asyncio.to_thread(services.knowledge.load)
-    log.info("knowledge loaded: %d documents, %d clauses", len(kb.documents()), len(kb.data.clauses))
+    log.info("knowledge loaded: %d documents, %d clauses", len(kb.documents()), kb.data.index.size)
     bot = application.bot
     await bot.set_my_commands(PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats())
     await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())

@@ -200,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     command("build", cmd_build, json_flag=False).add_argument(
-        "--knowledge", help="a folder with manifest.toml, sources/ and lexicon/ (default: the project's knowledge/)"
+        "--knowledge",
+        help="a folder with manifest.toml, sources/ and lexicon/ (default: the project's knowledge/)",
     )
     command("docs", cmd_docs)
     command("depts", cmd_depts)

@@ -1,12 +1,13 @@
 """Answering 「哪个部门负责…」: rank clauses, choose one per department, or refuse honestly.
 
 1. The question is parsed (query.py): topic units, search terms with everyday-word expansions, filters.
-2. Refusal first: when most of the topic is words that occur nowhere in the lists (and no everyday-word
-   entry explains them), the lists do not cover it, whatever BM25 would return.
-3. Two BM25 fields score every clause, each normalized by its best score for this question and fused;
-   a clause attributed only to a document's general subject weighs less than a named department's.
-4. Clauses are grouped by department and document; each group shows its best clause, preferring one
-   where the department leads over one where it only assists, and no clause text is shown twice.
+2. Three BM25 fields score every clause — jieba words, character bigrams, the department's name — each
+   normalized by its best score for this question and fused; priors favour clauses that name their
+   department and that it leads. Clauses holding more of the question's distinct topics rank higher.
+3. Clauses are grouped by department and document; each group shows its best clause, preferring one where
+   the department leads over one where it only assists, and no clause text is shown twice.
+4. The best clause found is then judged: a question about a known non-environmental matter, or whose topic
+   is mostly words the lists never use, is refused unless strong evidence led to the clause.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from numpy.typing import NDArray
 
 from knowledge.models import Answer, AnswerSet, Clause, DocumentInfo, DutiesResult, Understanding
 from knowledge.query import EXPANSION_WEIGHT, QueryParser
-from knowledge.retrieval import FieldIndex
+from knowledge.storage import ClauseIndex, ClauseStore
 from knowledge.tokenize import bigrams
 
 BIGRAM_WEIGHT = 0.5
@@ -32,60 +33,60 @@ LEAD_PREFERENCE = 0.8  # a leading clause within this share of an assisting one'
 ATTRIBUTION_PRIOR = {"block": 1.0, "named": 1.0, "inherited": 0.85, "inferred": 0.85, "general": 0.6}
 GENERIC_PRIOR = 0.8
 CONFIDENT_SCORE = 0.8
+PREFERRED_REGION_BOOST = 1.3
+ASSIST_PRIOR = 0.9
 COVERAGE_EXPONENT = (
     1.0  # clauses that hold more of the question's distinct topics rank higher (Lucene's coord)
 )
-PREFERRED_REGION_BOOST = 1.3
-ASSIST_PRIOR = 0.9
 
 
 class Answerer:
-    """Ranks clauses of one loaded database for parsed questions."""
+    """Ranks the clauses of one loaded database for parsed questions."""
 
     def __init__(
         self,
-        clauses: Sequence[Clause],
-        clause_words: Sequence[Sequence[str]],
+        index: ClauseIndex,
+        store: ClauseStore,
         parser: QueryParser,
+        documents: Sequence[DocumentInfo],
         generic_keys: set[str],
     ) -> None:
-        self.clauses = tuple(clauses)
-        self.parser = parser
-        self.words = FieldIndex.build(clause_words)
-        self.bigrams = FieldIndex.build([bigrams(c.text) for c in clauses])
-        # Question words that name a department (统计指标 → 统计部门, 国有企业 → 国有资产…) point to its clauses.
-        self.names = FieldIndex.build([bigrams(c.department + c.canonical) for c in clauses])
-        prior = [
-            ATTRIBUTION_PRIOR.get(c.attribution, 1.0)
-            * (GENERIC_PRIOR if c.department_key in generic_keys else 1.0)
-            * (ASSIST_PRIOR if c.role == "assist" else 1.0)
-            for c in clauses
-        ]
-        self.prior: NDArray[np.float64] = np.array(prior or [1.0], dtype=np.float64)
-        self.document_of = np.array([c.document.id for c in clauses] or [""], dtype=object)
+        from knowledge.build import ATTRIBUTIONS
 
-    def _allowed(
-        self, understood: Understanding, documents: Sequence[DocumentInfo]
-    ) -> tuple[NDArray[np.bool_], list[str]]:
+        self.index = index
+        self.store = store
+        self.parser = parser
+        self.documents = tuple(documents)
+        attribution_prior = np.array([ATTRIBUTION_PRIOR[a] for a in ATTRIBUTIONS], dtype=np.float32)
+        generic = np.array([k in generic_keys for k in index.department_keys] or [False], dtype=bool)
+        self.prior: NDArray[np.float32] = (
+            attribution_prior[index.attribution]
+            * np.where(generic[index.department], GENERIC_PRIOR, 1.0).astype(np.float32)
+            * np.where(index.role == 1, ASSIST_PRIOR, 1.0).astype(np.float32)
+        )
+
+    def _documents_mask(self, document_ids: set[str]) -> NDArray[np.bool_]:
+        allowed = np.array([d.id in document_ids for d in self.documents] or [False], dtype=bool)
+        return allowed[self.index.document]
+
+    def _allowed(self, understood: Understanding) -> tuple[NDArray[np.bool_], list[str]]:
         notes: list[str] = []
-        allowed = np.ones(len(self.clauses), dtype=bool)
+        allowed = np.ones(self.index.size, dtype=bool)
         if understood.document:
-            allowed &= self.document_of == understood.document
+            allowed &= self._documents_mask({understood.document})
         if understood.regions:
-            ids = [d.id for d in documents if d.region in understood.regions]
+            ids = {d.id for d in self.documents if d.region in understood.regions}
             if ids:
-                allowed &= np.isin(self.document_of, ids)
+                allowed &= self._documents_mask(ids)
             else:
                 notes.append(f"尚未收录{understood.region}的责任清单，以下为其他文件的规定")
         if understood.department_keys:
-            keys = set(understood.department_keys)
-            dept_mask = np.array([bool(keys & set(c.subjects)) for c in self.clauses], dtype=bool)
-            allowed &= dept_mask
+            allowed &= self.index.clauses_of(understood.department_keys)
         return allowed, notes
 
-    def scores(self, understood: Understanding) -> NDArray[np.float64]:
+    def scores(self, understood: Understanding) -> NDArray[np.float32]:
         """Fused, prior-weighted score of every clause (0 where no term matches)."""
-        word_scores = self.words.scores(dict(understood.terms))
+        word_scores = self.index.words.scores(dict(understood.terms))
         gram_weights: dict[str, float] = {}
         for unit in understood.units:
             for gram in bigrams(unit):
@@ -94,93 +95,95 @@ class Answerer:
             for term in written:
                 for gram in bigrams(term):
                     gram_weights.setdefault(gram, EXPANSION_WEIGHT)
-        gram_scores = self.bigrams.scores(gram_weights)
-        name_scores = self.names.scores({g: w for g, w in gram_weights.items() if w >= 1.0})
-        fused = np.zeros(len(self.clauses), dtype=np.float64)
-        if word_scores.max(initial=0.0) > 0:
-            fused += word_scores / word_scores.max()
-        if gram_scores.max(initial=0.0) > 0:
-            fused += BIGRAM_WEIGHT * gram_scores / gram_scores.max()
-        if name_scores.max(initial=0.0) > 0:
-            fused += NAME_WEIGHT * name_scores / name_scores.max()
-        return fused * self.prior[: len(fused)]
+        gram_scores = self.index.bigrams.scores(gram_weights)
+        name_scores = self.index.names.scores({g: w for g, w in gram_weights.items() if w >= 1.0})
+        fused = np.zeros(self.index.size, dtype=np.float32)
+        for field, weight in ((word_scores, 1.0), (gram_scores, BIGRAM_WEIGHT)):
+            best = field.max(initial=0.0)
+            if best > 0:
+                fused += np.float32(weight / best) * field
+        best_name = name_scores.max(initial=0.0)
+        if best_name > 0:
+            fused += np.float32(NAME_WEIGHT / best_name) * name_scores[self.index.name]
+        result: NDArray[np.float32] = fused * self.prior
+        return result
 
-    def _coverage(self, indices: NDArray[np.int64], understood: Understanding) -> NDArray[np.float64]:
-        """Share of the question's distinct topic units each clause contains (by words or, failing that, text)."""
+    def _coverage(
+        self, candidates: Sequence[tuple[Clause, frozenset[str]]], understood: Understanding
+    ) -> NDArray[np.float32]:
+        """Share of the question's distinct topic units each candidate contains (by words or, failing that, text)."""
         units = [u for u in understood.units if len(u) > 1 and u not in understood.missing]
         if not units:
-            return np.ones(len(indices), dtype=np.float64)
+            return np.ones(len(candidates), dtype=np.float32)
         unit_words = [set(self.parser.analyzer.words(u)) or {u} for u in units]
-        shares = []
-        for index in indices:
-            freqs = self.words.bm25.doc_freqs[index]
-            text = self.clauses[index].text
-            hit = sum(
-                1 for u, words in zip(units, unit_words, strict=True) if u in text or words & freqs.keys()
+        shares = [
+            sum(
+                1
+                for u, words in zip(units, unit_words, strict=True)
+                if u in clause.text or words & clause_words
             )
-            shares.append(hit / len(units))
-        return np.array(shares, dtype=np.float64)
+            / len(units)
+            for clause, clause_words in candidates
+        ]
+        return np.array(shares, dtype=np.float32)
 
-    def _matched(self, index: int, understood: Understanding) -> tuple[str, ...]:
-        freqs = self.words.bm25.doc_freqs[index]
-        matched = [t for t, _ in understood.terms if t in freqs]
+    @staticmethod
+    def _matched(clause: Clause, clause_words: frozenset[str], understood: Understanding) -> tuple[str, ...]:
+        matched = [t for t, _ in understood.terms if t in clause_words]
         if not matched:
-            matched = [u for u in understood.units if u in self.clauses[index].text]
+            matched = [u for u in understood.units if u in clause.text]
         return tuple(matched)
 
-    def rank(
-        self, understood: Understanding, documents: Sequence[DocumentInfo], prefer_region: str = ""
-    ) -> tuple[list[Answer], list[str]]:
+    def rank(self, understood: Understanding, prefer_region: str = "") -> tuple[list[Answer], list[str]]:
         scores = self.scores(understood)
         if prefer_region and not understood.regions:
             family = self.parser.region_family(prefer_region)
-            preferred = [d.id for d in documents if d.region in family]
-            scores = np.where(np.isin(self.document_of, preferred), scores * PREFERRED_REGION_BOOST, scores)
-        allowed, notes = self._allowed(understood, documents)
-        masked = np.where(allowed, scores, 0.0)
-        if masked.max(initial=0.0) <= 0 and allowed.sum() < len(allowed):
+            preferred = self._documents_mask({d.id for d in self.documents if d.region in family})
+            scores = np.where(preferred, scores * np.float32(PREFERRED_REGION_BOOST), scores)
+        allowed, notes = self._allowed(understood)
+        masked = np.where(allowed, scores, np.float32(0.0))
+        if masked.max(initial=0.0) <= 0 and not allowed.all():
             if understood.department_keys:
                 notes.append(f"{understood.department}的职责中没有找到相关内容，以下为其他部门的规定")
             elif understood.region:
                 notes.append(f"{understood.region}的清单中没有找到相关内容，以下为其他文件的规定")
             masked = scores
-        order = np.argsort(-masked, kind="stable")[:CANDIDATES]
+        count = min(CANDIDATES, int(np.count_nonzero(masked > 0)))
+        if count == 0:
+            return [], notes
+        top = np.argpartition(-masked, count - 1)[:count] if count < len(masked) else np.arange(len(masked))
+        top = top[np.argsort(-masked[top], kind="stable")]
+        candidates = self.store.get_many([int(p) + 1 for p in top])
+        ranked = masked[top].astype(np.float64)
         if COVERAGE_EXPONENT:
-            masked = masked.copy()
-            masked[order] *= (0.5 + 0.5 * self._coverage(order, understood)) ** COVERAGE_EXPONENT
-            order = order[np.argsort(-masked[order], kind="stable")]
+            ranked *= (0.5 + 0.5 * self._coverage(candidates, understood)) ** COVERAGE_EXPONENT
+        order = np.argsort(-ranked, kind="stable")
         groups: dict[tuple[str, str], list[int]] = {}
-        for index in order:
-            if masked[index] <= 0:
-                break
-            clause = self.clauses[index]
-            groups.setdefault((clause.department_key, clause.document.id), []).append(int(index))
+        for i in order:
+            clause = candidates[i][0]
+            groups.setdefault((clause.department_key, clause.document.id), []).append(int(i))
         answers: list[Answer] = []
         shown: set[tuple[str, str]] = set()
         for members in groups.values():
             best = members[0]
-            if self.clauses[best].role == "assist":
+            if candidates[best][0].role == "assist":
                 leading = [
                     i
                     for i in members
-                    if self.clauses[i].role == "lead" and masked[i] >= LEAD_PREFERENCE * masked[best]
+                    if candidates[i][0].role == "lead" and ranked[i] >= LEAD_PREFERENCE * ranked[best]
                 ]
                 best = leading[0] if leading else best
-            clause = self.clauses[best]
+            clause, clause_words = candidates[best]
             if (clause.document.id, clause.text) in shown:
                 continue
             shown.add((clause.document.id, clause.text))
-            answers.append(Answer(clause, float(masked[best]), self._matched(best, understood)))
+            answers.append(
+                Answer(clause, float(ranked[best]), self._matched(clause, clause_words, understood))
+            )
         answers.sort(key=lambda a: -a.score)
         return answers[:MAX_ANSWERS], notes
 
-    def ask(
-        self,
-        question: str,
-        documents: Sequence[DocumentInfo],
-        duties: Callable[[str], DutiesResult],
-        prefer_region: str = "",
-    ) -> AnswerSet:
+    def ask(self, question: str, duties: Callable[[str], DutiesResult], prefer_region: str = "") -> AnswerSet:
         understood = self.parser.parse(question)
         notes = ["问题较长，只读取了前300个字"] if understood.truncated else []
         if not understood.units:
@@ -204,7 +207,7 @@ class Answerer:
                 suggestions=("/depts", "/help"),
                 notes=tuple(notes),
             )
-        answers, rank_notes = self.rank(understood, documents, prefer_region)
+        answers, rank_notes = self.rank(understood, prefer_region)
         if not answers or self._out_of_scope(understood, answers[0]):
             return self._refusal(question, understood, notes)
         # The fused score reaches its maximum only when the word and bigram fields agree on the best clause;
@@ -223,27 +226,23 @@ class Answerer:
         """Whether the lists do not cover the question, judged on the best clause found.
 
         Strong evidence that they do: an everyday-word entry led to the clause, two distinct topic words of the
-        question are in it, or every topic word is one the lists use. Without it, a question about a known
-        non-environmental matter (out_of_scope.txt) or one whose topic is mostly words the lists never use is
-        refused.
+        question are in it, or every topic word is one the lists use. A question about a known non-environmental
+        matter (out_of_scope.txt) is refused unless an equal weight of everyday environmental words led to the
+        clause; without strong evidence, one whose topic is mostly words the lists never use is refused too.
         """
+        analyzer = self.parser.analyzer
         expanded = {
-            w
-            for _, written in understood.expansions
-            for term in written
-            for w in self.parser.analyzer.words(term)
+            w for _, written in understood.expansions for term in written for w in analyzer.words(term)
         }
-        original = set(self.parser.analyzer.words(" ".join(understood.units)))
+        original = set(analyzer.words(" ".join(understood.units)))
         matched = set(top.matched_terms)
         lexicon_led = bool(matched & (expanded - original))
         topic_hits = {
             u
             for u in understood.units
-            if len(u) > 1 and (u in top.clause.text or set(self.parser.analyzer.words(u)) & matched)
+            if len(u) > 1 and (u in top.clause.text or set(analyzer.words(u)) & matched)
         }
         if understood.out_of_scope:
-            # A named non-environmental matter (公积金, 超速 …) outweighs anything but an equal weight of
-            # everyday environmental words that led to the clause.
             spoken = sum(len(s) for s, _ in understood.expansions) if lexicon_led else 0
             return sum(len(t) for t in understood.out_of_scope) >= spoken
         if lexicon_led or len(topic_hits) >= 2 or not understood.missing:
@@ -256,7 +255,12 @@ class Answerer:
         missing = "、".join(understood.missing) or "、".join(understood.units)
         nearby = [u for u in understood.units if u not in understood.missing]
         message = f"现有责任清单没有规定「{missing}」由哪个部门负责。"
-        suggestions = (*nearby[:3], "/depts")
         return AnswerSet(
-            question, understood, (), "refused", message, suggestions=suggestions, notes=tuple(notes)
+            question,
+            understood,
+            (),
+            "refused",
+            message,
+            suggestions=(*nearby[:3], "/depts"),
+            notes=tuple(notes),
         )

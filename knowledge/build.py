@@ -17,11 +17,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
+from knowledge.array_file import write_arrays
 from knowledge.cleaning import CleanLine, clean_lines, compact
+from knowledge.corpus_tokens import CorpusTokens, tokenize_corpus
 from knowledge.departments import LEXICON_PATH, DepartmentLexicon
 from knowledge.errors import SourceError
+from knowledge.index import build_field, encode_vocab
 from knowledge.manifest import MANIFEST_PATH, SourceSpec, load_manifest, read_source
 from knowledge.models import BuildReport, SetAside
 from knowledge.near_duplicates import Candidate, choose_copies
@@ -36,10 +40,10 @@ from knowledge.structure import (
     split_sentences,
     subjects_at_start,
 )
-from knowledge.tokenize import TextAnalyzer, read_everyday, read_terms
+from knowledge.tokenize import TextAnalyzer, bigrams, read_everyday, read_terms
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +150,19 @@ def input_fingerprint(manifest: Path = MANIFEST_PATH, lexicon_dir: Path = LEXICO
     return digest.hexdigest()
 
 
+ATTRIBUTIONS = ("block", "named", "inherited", "inferred", "general")
+ROLES = ("lead", "assist")
+
+
+def index_path(db: Path) -> Path:
+    """The index file that belongs to a database file."""
+    return db.with_name(db.name + ".index")
+
+
 def build_database(
     target: Path, manifest: Path = MANIFEST_PATH, lexicon_dir: Path = LEXICON_PATH.parent
 ) -> BuildReport:
-    """Build the database at `target` atomically and return the build report."""
+    """Build the database and its index at `target` atomically and return the build report."""
     specs = load_manifest(manifest)
     lexicon = DepartmentLexicon.load(lexicon_dir / "departments.toml")
     docs = _parse_all(specs)
@@ -160,31 +173,91 @@ def build_database(
         ]
     )
     set_aside = {d.set_aside: d for d in decisions}
-    corpus = "".join(u.text for d in docs if d.spec.info.id not in set_aside for u in d.parsed.units)
+    active = [d for d in docs if d.spec.info.id not in set_aside]
+    rows: list[dict[str, Any]] = []
+    for doc in active:
+        rows.extend(_clause_rows(doc, lexicon, len(rows) + 1))
+    corpus = "".join(row["text"] for row in rows)
     analyzer = TextAnalyzer.from_lexicons(lexicon_dir, lexicon, corpus)
+    tokens = tokenize_corpus([row["text"] for row in rows], analyzer)
+    for row, joined in zip(rows, tokens.joined_words, strict=True):
+        row["words"] = joined
+    fingerprint = input_fingerprint(manifest, lexicon_dir)
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
+    suffix = f".tmp-{os.getpid()}"
+    tmp, tmp_index = (
+        target.with_name(target.name + suffix),
+        index_path(target).with_name(index_path(target).name + suffix),
+    )
+    for path in (tmp, tmp_index):
+        path.unlink(missing_ok=True)
     try:
-        report = _write(
-            tmp, docs, set_aside, lexicon, analyzer, input_fingerprint(manifest, lexicon_dir), lexicon_dir
-        )
+        write_arrays(tmp_index, fingerprint, _index_arrays(rows, active, tokens, lexicon))
+        report = _write(tmp, docs, set_aside, rows, lexicon, analyzer, fingerprint, lexicon_dir)
         with sqlite3.connect(tmp) as conn:
             if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise SourceError(f"{tmp}: integrity check failed after build")
         conn.close()
+        # The index goes first: a reader that opens the old database with the new index sees the build ids
+        # differ and reopens; a database is never paired silently with another build's index.
+        os.replace(tmp_index, index_path(target))
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        tmp_index.unlink(missing_ok=True)
         raise
     return report
+
+
+def _index_arrays(
+    rows: list[dict[str, Any]], active: list[_Parsed], tokens: CorpusTokens, lexicon: DepartmentLexicon
+) -> dict[str, Any]:
+    doc_index = {d.spec.info.id: i for i, d in enumerate(active)}
+    keys: dict[str, int] = {}
+    names: dict[str, int] = {}
+    subject_clause: list[int] = []
+    subject_key: list[int] = []
+    for n, row in enumerate(rows):
+        for key in json.loads(row["subjects"]):
+            subject_clause.append(n)
+            subject_key.append(keys.setdefault(key, len(keys)))
+        canonical = (
+            lexicon.get(row["department_key"]).canonical if row["department_key"] in lexicon.entries else ""
+        )
+        row["_name"] = names.setdefault(row["department"] + canonical, len(names))
+    name_tokens = [bigrams(name) for name in names]
+    name_vocab: dict[str, int] = {}
+    name_ids = np.array(
+        [name_vocab.setdefault(t, len(name_vocab)) for ts in name_tokens for t in ts], dtype=np.int64
+    )
+    arrays: dict[str, Any] = {
+        "clause_document": np.array([doc_index[r["document_id"]] for r in rows], dtype=np.int32),
+        "clause_department": np.array(
+            [keys.setdefault(r["department_key"], len(keys)) for r in rows], dtype=np.int32
+        ),
+        "clause_name": np.array([r.pop("_name") for r in rows], dtype=np.int32),
+        "clause_attribution": np.array([ATTRIBUTIONS.index(r["attribution"]) for r in rows], dtype=np.uint8),
+        "clause_role": np.array([ROLES.index(r["role"]) for r in rows], dtype=np.uint8),
+        "subject_clause": np.array(subject_clause, dtype=np.int32),
+        "subject_department": np.array(subject_key, dtype=np.int32),
+        "department_keys": encode_vocab(list(keys)),
+    }
+    arrays.update(build_field("words", tokens.words.vocab, tokens.words.ids, tokens.words.lengths))
+    arrays.update(build_field("bigrams", tokens.bigrams.vocab, tokens.bigrams.ids, tokens.bigrams.lengths))
+    arrays.update(
+        build_field(
+            "names", list(name_vocab), name_ids, np.array([len(ts) for ts in name_tokens], dtype=np.int64)
+        )
+    )
+    return arrays
 
 
 def _write(
     path: Path,
     docs: list[_Parsed],
     set_aside: dict[str, Any],
+    rows: list[dict[str, Any]],
     lexicon: DepartmentLexicon,
     analyzer: TextAnalyzer,
     fingerprint: str,
@@ -194,11 +267,11 @@ def _write(
     db.execute("PRAGMA journal_mode = DELETE")
     total_fixes: Counter[str] = Counter()
     per_document: dict[str, dict[str, int]] = {}
-    blocks_total = clauses_total = 0
-    next_id = 1
     documents: list[dict[str, Any]] = []
     blocks: list[dict[str, Any]] = []
-    clauses: list[dict[str, Any]] = []
+    by_document: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_document.setdefault(row["document_id"], []).append(row)
     for position, doc in enumerate(docs):
         info = doc.spec.info
         decision = set_aside.get(info.id)
@@ -227,13 +300,9 @@ def _write(
         if decision:
             continue
         total_fixes.update(doc.fixes)
-        rows = _clause_rows(doc, lexicon, next_id)
-        next_id += len(rows)
-        for row in rows:
-            row["words"] = " ".join(analyzer.words(row["text"]))
-        clauses.extend(rows)
+        doc_rows = by_document.get(info.id, [])
         doc_blocks: dict[str, dict[str, Any]] = {}
-        for row in rows:
+        for row in doc_rows:
             if row["attribution"] != "block":
                 continue
             block = doc_blocks.setdefault(
@@ -250,15 +319,24 @@ def _write(
             )
             block["count"] += 1
         blocks.extend(doc_blocks.values())
-        blocks_total += len(doc_blocks)
-        clauses_total += len(rows)
-        per_document[info.id] = {"blocks": len(doc_blocks), "clauses": len(rows)}
+        per_document[info.id] = {"blocks": len(doc_blocks), "clauses": len(doc_rows)}
 
     db.table("documents").insert_all(documents, pk="id")
     db.table("blocks").insert_all(blocks, pk=("document_id", "position"))
-    db.table("clauses").insert_all(clauses, pk="id", foreign_keys=[("document_id", "documents", "id")])
+    db.table("clauses").insert_all(
+        rows, pk="id", foreign_keys=[("document_id", "documents", "id")], batch_size=5000
+    )
     db.table("clauses").create_index(["document_id"])
-    db.table("clauses").create_index(["department_key"])
+    db.table("clause_subjects").insert_all(
+        (
+            {"clause_id": row["id"], "department_key": key}
+            for row in rows
+            for key in json.loads(row["subjects"])
+        ),
+        pk=("clause_id", "department_key"),
+        batch_size=10000,
+    )
+    db.table("clause_subjects").create_index(["department_key"])
     db.table("departments").insert_all(
         (
             {
@@ -277,8 +355,8 @@ def _write(
     )
     report = BuildReport(
         documents=len(docs) - len(set_aside),
-        blocks=blocks_total,
-        clauses=clauses_total,
+        blocks=len(blocks),
+        clauses=len(rows),
         set_aside=tuple(
             SetAside(doc_id, d.kept, d.reason)
             for doc_id, d in sorted(set_aside.items(), key=lambda kv: kv[0])

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.departments import DepartmentLexicon
 from knowledge.models import Understanding
-from knowledge.tokenize import TextAnalyzer, normalize, read_everyday
+from knowledge.tokenize import TextAnalyzer, normalize
 
 MAX_QUESTION_CHARS = 300
 # How people reach an office (举报, 投诉, 打电话 …) says little about which office: weigh it lightly.
@@ -70,14 +71,14 @@ class QueryParser:
         departments: DepartmentLexicon,
         regions: list[Region],
         everyday: list[tuple[tuple[str, ...], tuple[str, ...]]],
-        corpus_text: str,
+        known: Callable[[str], bool],
         titles: dict[str, str] | None = None,
         out_of_scope: list[str] | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.departments = departments
         self.regions = regions
-        self.corpus = corpus_text
+        self.known = known
         self.titles = {doc_id: normalize(title) for doc_id, title in (titles or {}).items()}
         self.out_of_scope = sorted(
             {normalize(t) for t in out_of_scope or () if len(t) >= 2}, key=len, reverse=True
@@ -99,18 +100,6 @@ class QueryParser:
         )
         self._region_names = sorted(
             ((normalize(a), r) for r in regions for a in (r.name, *r.aliases)), key=lambda p: -len(p[0])
-        )
-
-    @classmethod
-    def from_lexicons(
-        cls, lexicon_dir: Path, analyzer: TextAnalyzer, departments: DepartmentLexicon, corpus_text: str
-    ) -> QueryParser:
-        return cls(
-            analyzer,
-            departments,
-            load_regions(lexicon_dir / "regions.toml"),
-            read_everyday(lexicon_dir / "everyday.txt"),
-            corpus_text,
         )
 
     def region_family(self, name: str) -> set[str]:
@@ -217,7 +206,7 @@ class QueryParser:
         units = self.units(text)
         lexicon_words = {e.spoken for e in expansions}
         missing = tuple(
-            u for u in units if u not in self.corpus and not any(u in w or w in u for w in lexicon_words)
+            u for u in units if not self.known(u) and not any(u in w or w in u for w in lexicon_words)
         )
         weights: dict[str, float] = {}
         for word in self.analyzer.words(" ".join(units)):

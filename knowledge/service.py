@@ -1,8 +1,10 @@
-"""The knowledge service: a read-only view of one built database, held in memory.
+"""The knowledge service: a read-only view of one built database and its index.
 
-Every method is synchronous, pure with respect to the loaded data, and safe to call from several threads;
-the bot calls it through `asyncio.to_thread`. Reloading means building a new `KnowledgeBase` and swapping
-the reference: a loaded instance never changes.
+Every method is synchronous and safe to call from several threads; the bot calls it through
+`asyncio.to_thread`. Documents, departments and the index arrays are loaded (the arrays memory-mapped) when the
+service opens; clauses stay in SQLite and are read when an answer needs them, so opening takes the same time
+for five documents as for five thousand. Reloading means opening a new `KnowledgeBase` and swapping the
+reference: a loaded instance never changes.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import json
 import logging
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.answering import Answerer
+from knowledge.build import index_path
 from knowledge.departments import DepartmentEntry, DepartmentLexicon
 from knowledge.errors import DatabaseCorrupt, DatabaseMissing
 from knowledge.models import (
@@ -29,22 +33,11 @@ from knowledge.models import (
     SetAside,
 )
 from knowledge.query import QueryParser, Region
-from knowledge.tokenize import TextAnalyzer, normalize
+from knowledge.storage import ClauseIndex, ClauseStore, connect_readonly
+from knowledge.tokenize import TextAnalyzer, bigrams
 
 log = logging.getLogger(__name__)
-REQUIRED_TABLES = {"documents", "blocks", "clauses", "departments", "build_info"}
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedData:
-    documents: tuple[DocumentInfo, ...]
-    set_aside: tuple[SetAside, ...]
-    clauses: tuple[Clause, ...]
-    clause_words: tuple[tuple[str, ...], ...]
-    blocks: dict[str, tuple[DepartmentCount, ...]]
-    lexicon: DepartmentLexicon
-    analyzer: TextAnalyzer
-    build_info: dict[str, str]
+REQUIRED_TABLES = {"documents", "blocks", "clauses", "clause_subjects", "departments", "build_info"}
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:
@@ -52,7 +45,7 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise DatabaseMissing(f"no knowledge database at {path}: run `python -m bot build` (or `make build`)")
     try:
-        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, check_same_thread=False)
+        conn = connect_readonly(path)
         if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             raise DatabaseCorrupt(f"{path} failed its integrity check: rebuild it with `python -m bot build`")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -68,30 +61,42 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
+@dataclass(frozen=True)
+class LoadedData:
+    documents: tuple[DocumentInfo, ...]
+    set_aside: tuple[SetAside, ...]
+    blocks: dict[str, tuple[DepartmentCount, ...]]
+    lexicon: DepartmentLexicon
+    analyzer: TextAnalyzer
+    build_info: dict[str, str]
+    index: ClauseIndex
+
+
 def _load(path: Path) -> LoadedData:
     conn = open_readonly(path)
-    conn.row_factory = sqlite3.Row
     try:
         info = {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM build_info")}
-        documents: dict[str, DocumentInfo] = {}
+        documents: list[DocumentInfo] = []
         set_aside = []
         for r in conn.execute("SELECT * FROM documents ORDER BY position"):
             if r["status"] != "active":
                 set_aside.append(SetAside(r["id"], r["duplicate_of"], r["set_aside_reason"]))
                 continue
-            documents[r["id"]] = DocumentInfo(
-                id=r["id"],
-                title=r["title"],
-                issuer=r["issuer"],
-                date=r["date"],
-                doc_number=r["doc_number"],
-                region=r["region"],
-                level=r["level"],
-                kind=r["kind"],
-                inferred=tuple(json.loads(r["inferred"])),
-                notes=r["notes"],
+            documents.append(
+                DocumentInfo(
+                    id=r["id"],
+                    title=r["title"],
+                    issuer=r["issuer"],
+                    date=r["date"],
+                    doc_number=r["doc_number"],
+                    region=r["region"],
+                    level=r["level"],
+                    kind=r["kind"],
+                    inferred=tuple(json.loads(r["inferred"])),
+                    notes=r["notes"],
+                )
             )
-        entries = [
+        lexicon = DepartmentLexicon(
             DepartmentEntry(
                 Department(r["key"], r["canonical"], r["successor"], r["note"], bool(r["generic"])),
                 tuple(json.loads(r["written"])),
@@ -99,33 +104,7 @@ def _load(path: Path) -> LoadedData:
                 tuple(json.loads(r["functions"])),
             )
             for r in conn.execute("SELECT * FROM departments ORDER BY key")
-        ]
-        lexicon = DepartmentLexicon(entries)
-        clauses, words = [], []
-        for r in conn.execute("SELECT * FROM clauses ORDER BY id"):
-            key = r["department_key"]
-            canonical = lexicon.get(key).canonical if key in lexicon.entries else r["department"]
-            clauses.append(
-                Clause(
-                    id=r["id"],
-                    ref=r["ref"],
-                    document=documents[r["document_id"]],
-                    section=r["section"],
-                    block=r["block"],
-                    item=r["item"],
-                    sentence=r["sentence"],
-                    department=r["department"],
-                    department_key=key,
-                    canonical=canonical,
-                    attribution=r["attribution"],
-                    role=r["role"],
-                    partners=tuple(json.loads(r["partners"])),
-                    text=r["text"],
-                    original=r["original"],
-                    subjects=tuple(json.loads(r["subjects"])),
-                )
-            )
-            words.append(tuple(r["words"].split()))
+        )
         blocks: dict[str, list[DepartmentCount]] = defaultdict(list)
         for r in conn.execute("SELECT * FROM blocks ORDER BY document_id, position"):
             key = r["department_key"]
@@ -133,42 +112,64 @@ def _load(path: Path) -> LoadedData:
             blocks[r["document_id"]].append(
                 DepartmentCount(r["department"], key, canonical, r["block"], r["count"])
             )
+        analyzer = TextAnalyzer.from_export(info["analyzer"])
     except (sqlite3.DatabaseError, KeyError, json.JSONDecodeError) as exc:
         raise DatabaseCorrupt(
             f"{path} does not match this version's schema ({exc}): rebuild it with `python -m bot build`"
         ) from exc
     finally:
         conn.close()
+    index_file = index_path(path)
+    if not index_file.is_file():
+        raise DatabaseCorrupt(f"{index_file} is missing: rebuild with `python -m bot build`")
     return LoadedData(
-        documents=tuple(documents.values()),
+        documents=tuple(documents),
         set_aside=tuple(set_aside),
-        clauses=tuple(clauses),
-        clause_words=tuple(words),
         blocks={k: tuple(v) for k, v in blocks.items()},
         lexicon=lexicon,
-        analyzer=TextAnalyzer.from_export(info["analyzer"]),
+        analyzer=analyzer,
         build_info=info,
+        index=ClauseIndex.load(index_file, info["inputs"]),
     )
 
 
 class KnowledgeBase:
     """Documents, departments, duties and answers, from one built database."""
 
-    def __init__(self, data: LoadedData) -> None:
+    def __init__(self, data: LoadedData, path: Path) -> None:
         self.data = data
-        self._by_id = {c.id: c for c in data.clauses}
+        self.store = ClauseStore(path, {d.id: d for d in data.documents}, data.lexicon)
+        self._characters = frozenset(c for gram in data.index.bigrams.vocab for c in gram)
         info = data.build_info
         everyday = [(tuple(s), tuple(w)) for s, w in json.loads(info.get("everyday", "[]"))]
         regions = [
             Region(r["name"], tuple(r["aliases"]), r.get("within", ""))
             for r in json.loads(info.get("regions", "[]"))
         ]
-        corpus = normalize("".join(c.text for c in data.clauses))
         titles = {d.id: d.title for d in data.documents}
         out_of_scope = json.loads(info.get("out_of_scope", "[]"))
-        parser = QueryParser(data.analyzer, data.lexicon, regions, everyday, corpus, titles, out_of_scope)
+        parser = QueryParser(
+            data.analyzer, data.lexicon, regions, everyday, self._known, titles, out_of_scope
+        )
         generic = {k for k, e in data.lexicon.entries.items() if e.department.generic}
-        self._answerer = Answerer(data.clauses, data.clause_words, parser, generic)
+        self._answerer = Answerer(data.index, self.store, parser, data.documents, generic)
+
+    @classmethod
+    def open(cls, path: Path) -> KnowledgeBase:
+        return cls(_load(path), path)
+
+    def _known(self, unit: str) -> bool:
+        """Whether the lists use this piece of a question: as an indexed word, or every character pair of it."""
+        if self.data.index.words.knows(unit):
+            return True
+        if len(unit) == 1:
+            return unit in self._characters
+        grams = bigrams(unit)
+        return bool(grams) and all(self.data.index.bigrams.knows(g) for g in grams)
+
+    @property
+    def lexicon(self) -> DepartmentLexicon:
+        return self.data.lexicon
 
     def warm_up(self) -> None:
         """Do the first-question work (dictionary load) now."""
@@ -179,7 +180,7 @@ class KnowledgeBase:
 
         `prefer_region` (a chat's default region) ranks that region's documents first without hiding others.
         """
-        return self._answerer.ask(question, self.data.documents, self.duties, prefer_region)
+        return self._answerer.ask(question, self.duties, prefer_region)
 
     def regions(self) -> tuple[str, ...]:
         """Regions a chat can prefer: those of the documents, in document order."""
@@ -189,14 +190,6 @@ class KnowledgeBase:
         """The region a user's word names (昌吉 → 昌吉回族自治州), or ""."""
         return self._answerer.parser.region_named(text)
 
-    @classmethod
-    def open(cls, path: Path) -> KnowledgeBase:
-        return cls(_load(path))
-
-    @property
-    def lexicon(self) -> DepartmentLexicon:
-        return self.data.lexicon
-
     def documents(self) -> tuple[DocumentInfo, ...]:
         return self.data.documents
 
@@ -204,7 +197,12 @@ class KnowledgeBase:
         return self.data.set_aside
 
     def clause(self, clause_id: int) -> Clause | None:
-        return self._by_id.get(clause_id)
+        found = self.store.get_many([clause_id])
+        return found[0][0] if found else None
+
+    def all_clauses(self) -> Iterator[Clause]:
+        """Every indexed clause in document order (for exports and checks; answers never need this)."""
+        return self.store.rows("SELECT * FROM clauses ORDER BY id")
 
     def departments(self) -> tuple[DocumentDepartments, ...]:
         """The department blocks of each document with their duty counts (narratives have none)."""
@@ -219,8 +217,9 @@ class KnowledgeBase:
             # A name the lexicon lacks may still be a block header of a newly added document.
             keys = {
                 c.department_key
-                for c in self.data.clauses
-                if c.attribution == "block" and query in c.department
+                for c in self.store.rows(
+                    "SELECT * FROM clauses WHERE attribution = 'block' AND department LIKE ?", (f"%{query}%",)
+                )
             }
         return self._duties(query, resolved, keys)
 
@@ -229,13 +228,21 @@ class KnowledgeBase:
         if key in self.lexicon.entries:
             resolved = tuple(self.lexicon.with_reform_relatives([key]))
             return self._duties(resolved[0].canonical, resolved, {d.key for d in resolved})
-        names = [c.department for c in self.data.clauses if c.department_key == key]
+        names = [
+            c.department
+            for c in self.store.rows("SELECT * FROM clauses WHERE department_key = ? LIMIT 1", (key,))
+        ]
         return self._duties(names[0] if names else key, (), {key})
 
     def _duties(self, query: str, resolved: tuple[Department, ...], keys: set[str]) -> DutiesResult:
         groups: dict[tuple[str, str, str], list[Clause]] = {}
-        for clause in self.data.clauses:
-            if keys & set(clause.subjects):
+        if keys:
+            marks = ",".join("?" * len(keys))
+            sql = (
+                "SELECT * FROM clauses WHERE id IN "
+                f"(SELECT clause_id FROM clause_subjects WHERE department_key IN ({marks})) ORDER BY id"
+            )
+            for clause in self.store.rows(sql, sorted(keys)):
                 group_key = (
                     clause.document.id,
                     clause.department,

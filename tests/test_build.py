@@ -21,7 +21,7 @@ def test_tiny_corpus_builds_with_every_fix_kind(tiny_knowledge_dir: Path, tmp_pa
     assert (report.documents, report.blocks, report.clauses) == (1, 2, 3)
     assert {"ocr_spacing", "item_number", "stray_and", "line_join", "cover_notice"} <= set(report.fixes)
     kb = KnowledgeBase.open(db)
-    texts = [(c.department, c.item, c.role, c.text) for c in kb.data.clauses]
+    texts = [(c.department, c.item, c.role, c.text) for c in list(kb.all_clauses())]
     assert texts == [
         ("公安部门", 1, "assist", "协助环境保护部门对机动车尾气污染进行监督管理。"),
         ("公安部门", 2, "lead", "负责社会生活噪声污染和交通噪声的监督管理。"),
@@ -45,7 +45,7 @@ def test_failed_build_leaves_the_old_database_intact(tiny_knowledge_dir: Path, t
     with pytest.raises(SourceError, match=r"tiny.txt:1: not valid UTF-8"):
         build_database(db, manifest, tiny_knowledge_dir / "lexicon")
     assert dump(db) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.db", "knowledge"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.db", "k.db.index", "knowledge"]
 
 
 def test_manifest_errors_name_the_entry(tiny_knowledge_dir: Path, tmp_path: Path) -> None:

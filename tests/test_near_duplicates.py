@@ -13,13 +13,13 @@ def test_the_damaged_copy_is_set_aside_with_a_reason(kb: KnowledgeBase) -> None:
 
 def test_no_clause_exists_only_in_the_damaged_copy(kb: KnowledgeBase) -> None:
     good = compact((ROOT / "knowledge/sources/000_1a339b870c1f782d.txt").read_text(encoding="utf-8"))
-    for clause in kb.data.clauses:
+    for clause in list(kb.all_clauses()):
         if clause.document.id == "im2015":
             assert (
                 compact(clause.text).replace("1", "") in good.replace("l", "").replace("1", "")
                 or "和" in clause.text
             )
-    texts = {c.text for c in kb.data.clauses}
+    texts = {c.text for c in list(kb.all_clauses())}
     # Wording found only in the damaged copy (its 审判 clauses under 工商) never reaches an answer.
     assert not any("加强环境侵权民事案件审理" in t for t in texts)
     assert not any("培养学生的生态文明理念" in t for t in texts)
@@ -27,11 +27,11 @@ def test_no_clause_exists_only_in_the_damaged_copy(kb: KnowledgeBase) -> None:
 
 def test_damaged_copy_clauses_under_wrong_departments_are_not_indexed(kb: KnowledgeBase) -> None:
     court_under_commerce = [
-        c for c in kb.data.clauses if c.department == "工商行政管理部门" and "审判" in c.text
+        c for c in list(kb.all_clauses()) if c.department == "工商行政管理部门" and "审判" in c.text
     ]
     assert court_under_commerce == []
     education_under_science = [
-        c for c in kb.data.clauses if c.department == "科技行政部门" and "学校" in c.text
+        c for c in list(kb.all_clauses()) if c.department == "科技行政部门" and "学校" in c.text
     ]
     assert education_under_science == []
 

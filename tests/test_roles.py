@@ -6,7 +6,7 @@ from knowledge.service import KnowledgeBase
 
 
 def test_public_security_item_4_assists_the_environment_department(kb: KnowledgeBase) -> None:
-    clause = next(c for c in kb.data.clauses if c.ref == "im2015/3.6.4")
+    clause = next(c for c in list(kb.all_clauses()) if c.ref == "im2015/3.6.4")
     assert clause.department == "公安部门"
     assert clause.role == "assist"
     assert clause.partners == ("环境保护部门",)

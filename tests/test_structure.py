@@ -66,13 +66,15 @@ def test_headers_broken_across_lines_are_rejoined() -> None:
 
 def test_closing_requirements_are_paragraphs_not_departments(kb: KnowledgeBase) -> None:
     requirement = [
-        c for c in kb.data.clauses if c.document.id == "changji2021" and c.section.startswith("五、")
+        c for c in list(kb.all_clauses()) if c.document.id == "changji2021" and c.section.startswith("五、")
     ]
     assert requirement and all(c.attribution != "block" for c in requirement)
 
 
 def _clauses(kb: KnowledgeBase, doc: str, block: str) -> list[tuple[str, str]]:
-    return [(c.department, c.text) for c in kb.data.clauses if c.document.id == doc and c.block == block]
+    return [
+        (c.department, c.text) for c in list(kb.all_clauses()) if c.document.id == doc and c.block == block
+    ]
 
 
 def test_narrative_sentences_are_attributed_to_their_subjects(kb: KnowledgeBase) -> None:
@@ -86,10 +88,10 @@ def test_narrative_sentences_are_attributed_to_their_subjects(kb: KnowledgeBase)
 
 
 def test_sentences_without_a_subject_inherit_or_fall_back_to_the_general_subject(kb: KnowledgeBase) -> None:
-    four = [c for c in kb.data.clauses if c.document.id == "national-opinion" and c.block == "（四）"]
+    four = [c for c in list(kb.all_clauses()) if c.document.id == "national-opinion" and c.block == "（四）"]
     assert [c.attribution for c in four] == ["named", "inherited", "named"]
     assert four[1].department == four[0].department == "国务院有关职能部门"
-    heading = next(c for c in kb.data.clauses if c.ref == "im-governance/2.5.1")
+    heading = next(c for c in list(kb.all_clauses()) if c.ref == "im-governance/2.5.1")
     assert (heading.text, heading.department, heading.attribution) == (
         "全面实行排污许可管理制度。",
         "各级党委和政府",
@@ -103,7 +105,7 @@ def test_every_clause_text_is_verbatim_from_its_source(kb: KnowledgeBase) -> Non
 
     from knowledge.cleaning import clean_line
 
-    for clause in kb.data.clauses:
+    for clause in list(kb.all_clauses()):
         cleaned = "".join(clean_line(line, Counter()) for line in clause.original.split("\n"))
         assert clause.text in cleaned, clause.ref
 

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import pytest
 
+from knowledge.build import index_path
 from tests.conftest import ROOT
 from tests.fake_bot_api import Call, FakeBotAPI
 from tests.telegram_updates import private_chat
@@ -160,6 +161,7 @@ def start_bot(
     workdir.mkdir(parents=True, exist_ok=True)
     db_path = workdir / "knowledge.db"
     shutil.copyfile(source_db, db_path)
+    shutil.copyfile(index_path(source_db), index_path(db_path))
     stderr_path, stdout_path = workdir / "bot-stderr.log", workdir / "bot-stdout.log"
     stderr_file, stdout_file = stderr_path.open("wb"), stdout_path.open("wb")
     try:

@@ -1,0 +1,730 @@
+"""End-to-end throughput of the Telegram path: the real bot process against the fake Bot API, open loop.
+
+Usage: .venv/bin/python bench/telegram_load.py [--users 200] [--seconds 30] [--rate 170] [--warmup 3]
+       [--drain 15] [--json FILE]          (prints Markdown tables; results in bench/RESULTS.md)
+
+What it does, all on loopback and bounded in time:
+
+1. builds the knowledge database once into a temporary directory and, in this process, times the pieces of
+   one answer on the question set (`KnowledgeBase.ask`, rendering, the usage log on the same disk) and the
+   fake's own cost (sendMessage round trips with no bot involved);
+2. starts `tests/fake_bot_api.FakeBotAPI` (subclassed here only to timestamp when each update became
+   available and when each call was answered: its behaviour is unchanged) and `python -m bot run` against it;
+3. pushes private-chat questions from `--users` distinct users (the `q` of the who/none lines of
+   tests/eval/questions.jsonl, cycled) on a fixed schedule at `--rate` per second, never waiting for replies:
+   `--warmup` seconds not counted, then `--seconds` measured; then waits up to `--drain` seconds for the rest;
+4. matches the bot's successful sendMessage calls to questions by chat id and order, checks each reply's text
+   against the answer rendered in this process, and reports throughput, latency (update available →
+   sendMessage request arriving at the fake), errors, unanswered questions, duplicates, and the bot's CPU and
+   RSS; finally stops the bot with SIGTERM.
+
+The fake's getUpdates answers at once when updates are queued and otherwise waits on a condition that
+push_update notifies, so it adds no artificial batching delay; the split of latency into "waiting to be
+fetched" and "in the bot" below shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import http.client
+import json
+import math
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.render_html import answer_messages  # noqa: E402
+from bot.usage_log import UsageLog  # noqa: E402
+from knowledge.build import build_database  # noqa: E402
+from knowledge.service import KnowledgeBase  # noqa: E402
+from tests.fake_bot_api import Call, FakeBotAPI, _Handler  # noqa: E402
+from tests.telegram_updates import private_chat, private_message  # noqa: E402
+
+JSON = dict[str, Any]
+
+BOT_TOKEN = "123456:LOAD-test-token"
+PROBE_TOKEN = "654321:PROBE-fake-only"
+PROBE_CHAT = 42
+FIRST_USER = 500_000_001
+STARTUP_TIMEOUT = 90.0
+STOP_TIMEOUT = 10.0
+SETTLE_SECONDS = 1.0  # after the last reply, how long to keep watching for duplicates
+TARGET_RATE = 150.0
+TARGET_P95_MS = 250.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------------------------------- the fake
+
+
+class TimedFakeBotAPI(FakeBotAPI):
+    """The fake as the tests use it, plus two timestamps (time.monotonic, like `Call.at`) and TCP_NODELAY.
+
+    `pushed_at[update_id]`: taken while still holding the lock that getUpdates needs, so no getUpdates can
+    see the update before this instant. `done_at[call.index]`: when the answer to a call was ready.
+
+    `nodelay`: the fake's handler writes each answer in two send()s (headers, then body) on a socket with
+    Nagle's algorithm on, so the body waits for the ACK of the headers, which the client delays (~40 ms on
+    Linux): every answer, getUpdates included, arrives ~40 ms late. Telegram's servers do not do that, so by
+    default the handler here sets TCP_NODELAY (`--fake-as-is` keeps the fake's behaviour, for comparison).
+    """
+
+    def __init__(self, *, nodelay: bool = True) -> None:
+        super().__init__()
+        self.nodelay = nodelay
+        self.pushed_at: dict[int, float] = {}
+        self.done_at: dict[int, float] = {}
+
+    def start(self) -> TimedFakeBotAPI:
+        """FakeBotAPI.start, with the handler's `disable_nagle_algorithm` set from `nodelay`."""
+        if self._server is not None:
+            return self
+        fake = self
+
+        class Handler(_Handler):
+            api = fake
+            disable_nagle_algorithm = fake.nodelay
+
+        server = ThreadingHTTPServer((self._host, 0), Handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="FakeBotAPI", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def push_update(self, update: JSON) -> int:
+        with self._cond:
+            update_id = super().push_update(update)
+            self.pushed_at[update_id] = time.monotonic()
+        return update_id
+
+    def _record(self, call: Call) -> None:
+        super()._record(call)
+        self.done_at[call.index] = time.monotonic()
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def load_questions() -> list[str]:
+    out = []
+    for line in (ROOT / "tests/eval/questions.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            if item["type"] in ("who", "none"):
+                out.append(item["q"])
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest rank; `values` may hold math.inf for questions never answered."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p * len(ordered)) - 1))]
+
+
+def ms(value: float, drain: float = 0.0) -> str:
+    if math.isnan(value):
+        return "–"
+    if math.isinf(value):
+        return f"> {drain:.0f} s (unanswered)"
+    return f"{value * 1000:.0f}" if value >= 0.01 else f"{value * 1000:.1f}"
+
+
+def proc_times(pid: int) -> float:
+    """utime + stime of the whole process (all threads), in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        out[key] = value.strip()
+    return out
+
+
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, steal, total) jiffies of all CPUs from /proc/stat, in seconds."""
+    values = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (values + [0] * 8)[:8]
+    busy = user + nice + system + irq + softirq
+    return busy / CLOCK_TICKS, steal / CLOCK_TICKS, sum(values[:8]) / CLOCK_TICKS
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+@dataclass
+class Sample:
+    """CPU counters at one instant."""
+
+    at: float
+    bot: float
+    own: float
+    busy: float
+    steal: float
+
+    @classmethod
+    def take(cls, pid: int) -> Sample:
+        times = os.times()
+        busy, steal, _ = machine_busy()
+        return cls(time.monotonic(), proc_times(pid), times.user + times.system, busy, steal)
+
+
+# ------------------------------------------------------------------------------------------- components
+
+
+@dataclass
+class Components:
+    build_s: float = 0.0
+    ask: list[float] = field(default_factory=list)
+    render: list[float] = field(default_factory=list)
+    usage: list[float] = field(default_factory=list)
+    fake_rtt: list[float] = field(default_factory=list)
+    fake_handle: list[float] = field(default_factory=list)
+    parts: dict[int, int] = field(default_factory=dict)
+
+
+def expected_replies(kb: KnowledgeBase, questions: list[str], comp: Components) -> dict[str, list[str]]:
+    """The text of each part the bot should send per question (private chat, no region), timing the pieces."""
+    expected: dict[str, list[str]] = {}
+    for _ in range(3):
+        for q in questions:
+            start = time.perf_counter()
+            result = kb.ask(q)
+            middle = time.perf_counter()
+            rendered = answer_messages(result, question_id=1)
+            comp.ask.append(middle - start)
+            comp.render.append(time.perf_counter() - middle)
+            expected[q] = [r.text for r in rendered]
+    for texts in expected.values():
+        comp.parts[len(texts)] = comp.parts.get(len(texts), 0) + 1
+    return expected
+
+
+def time_usage_log(path: Path, questions: list[str], comp: Components) -> None:
+    """region() + record_question(), as the handler calls them per question, on the disk the bot uses."""
+    usage = UsageLog(path, keep_text=True)
+    try:
+        for n, q in enumerate(questions * 2):
+            start = time.perf_counter()
+            usage.region(FIRST_USER + n % 200)
+            usage.record_question(10_000_000 + n, "private", "answered", "某部门", q)
+            comp.usage.append(time.perf_counter() - start)
+    finally:
+        usage.close()
+
+
+def probe_fake(fake: TimedFakeBotAPI, texts: list[str], comp: Components, n: int = 400) -> None:
+    """sendMessage round trips to the fake with no bot: form-encoded like PTB, keep-alive, sequential."""
+    fake.add_chat(private_chat(PROBE_CHAT))
+    markup = json.dumps({"inline_keyboard": [[{"text": "👍 有用", "callback_data": "f:1:1"}]]})
+    conn = http.client.HTTPConnection("127.0.0.1", fake.port, timeout=10)
+    try:
+        for i in range(n):
+            body = urlencode(
+                {
+                    "chat_id": PROBE_CHAT,
+                    "text": texts[i % len(texts)],
+                    "parse_mode": "HTML",
+                    "reply_markup": markup,
+                    "disable_web_page_preview": "true",
+                }
+            )
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            start = time.perf_counter()
+            conn.request("POST", f"/bot{PROBE_TOKEN}/sendMessage", body, headers)
+            response = conn.getresponse()
+            response.read()
+            comp.fake_rtt.append(time.perf_counter() - start)
+            if response.status != 200:
+                raise RuntimeError(f"the fake refused a probe sendMessage: {response.status}")
+    finally:
+        conn.close()
+    for call in fake.records:
+        if call.token == PROBE_TOKEN:
+            comp.fake_handle.append(fake.done_at[call.index] - call.at)
+
+
+# ------------------------------------------------------------------------------------------- the bot
+
+
+def start_bot(fake: FakeBotAPI, db: Path, log_db: Path, workdir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "TELEGRAM_BASE_URL": fake.base_url,
+        "SHUIGUAN_DB": str(db),
+        "SHUIGUAN_LOG_DB": str(log_db),
+        "TELEGRAM_RATE_LIMIT": "1000",
+        "LOG_LEVEL": "WARNING",
+        "ADMIN_IDS": "",
+        # Explicit, so a developer's .env cannot switch the bot to a webhook or change what it logs.
+        "WEBHOOK_URL": "",
+        "WEBHOOK_SECRET": "",
+        "LOG_QUESTIONS": "true",
+    }
+    with (workdir / "bot-stderr.log").open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=err,
+            stderr=err,
+        )
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the bot exited with {process.returncode}:\n{tail(workdir)}")
+        if any(c.token == BOT_TOKEN and c.method == "getUpdates" for c in fake.records):
+            return process
+        time.sleep(0.1)
+    stop_bot(process)
+    raise RuntimeError(f"the bot did not poll within {STARTUP_TIMEOUT:.0f} s:\n{tail(workdir)}")
+
+
+def stop_bot(process: subprocess.Popen[bytes]) -> float | None:
+    """SIGTERM and wait; seconds to exit, or None if it had to be killed."""
+    if process.poll() is not None:
+        return 0.0
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+        return None
+    return time.monotonic() - started
+
+
+def tail(workdir: Path, lines: int = 30) -> str:
+    path = workdir / "bot-stderr.log"
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# ------------------------------------------------------------------------------------------- the load
+
+
+@dataclass
+class Question:
+    k: int
+    chat_id: int
+    text: str
+    measured: bool
+    due: float = 0.0
+    update_id: int = 0
+    pushed: float = 0.0
+
+
+@dataclass
+class Run:
+    questions: list[Question]
+    window: tuple[float, float]
+    samples: tuple[Sample, Sample]
+    end_sample: Sample
+    status: dict[str, str]
+    drained_in: float
+    stop_seconds: float | None
+
+
+def run_load(
+    fake: TimedFakeBotAPI,
+    process: subprocess.Popen[bytes],
+    questions: list[str],
+    expected: dict[str, list[str]],
+    args: argparse.Namespace,
+) -> Run:
+    warm_n = round(args.warmup * args.rate)
+    total = warm_n + round(args.seconds * args.rate)
+    plan = [
+        Question(k, FIRST_USER + k % args.users, questions[k % len(questions)], k >= warm_n)
+        for k in range(total)
+    ]
+    updates = [private_message(q.chat_id, q.chat_id, q.text) for q in plan]
+    t0 = time.monotonic() + 0.2
+    window = (t0 + warm_n / args.rate, t0 + total / args.rate)
+    start_sample: Sample | None = None
+    next_check = t0
+    for q, update in zip(plan, updates, strict=True):
+        q.due = t0 + q.k / args.rate
+        delay = q.due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        if q.k == warm_n:
+            start_sample = Sample.take(process.pid)
+        q.update_id = fake.push_update(update)
+        q.pushed = fake.pushed_at[q.update_id]
+        if q.pushed >= next_check:
+            next_check = q.pushed + 1.0
+            if process.poll() is not None:
+                raise RuntimeError(f"the bot exited with {process.returncode} during the run")
+    assert start_sample is not None
+    stop_sample = Sample.take(process.pid)
+
+    # Drain: until every question has all its parts (or the deadline), then watch a little for duplicates.
+    want: dict[int, int] = defaultdict(int)
+    for q in plan:
+        want[q.chat_id] += len(expected[q.text])
+    drain_start = time.monotonic()
+    deadline = drain_start + args.drain
+    drained_in = math.inf
+    while time.monotonic() < deadline:
+        got: dict[int, int] = defaultdict(int)
+        for c in fake.records:
+            if c.token == BOT_TOKEN and c.method == "sendMessage" and c.ok:
+                got[int(c.params["chat_id"])] += 1
+        if all(got[chat] >= n for chat, n in want.items()):
+            drained_in = time.monotonic() - drain_start
+            time.sleep(SETTLE_SECONDS)
+            break
+        time.sleep(0.1)
+    end_sample = Sample.take(process.pid)
+    status = proc_status(process.pid)
+    stop_seconds = stop_bot(process)
+    return Run(plan, window, (start_sample, stop_sample), end_sample, status, drained_in, stop_seconds)
+
+
+# ------------------------------------------------------------------------------------------- analysis
+
+
+def match_chat(
+    asked: list[Question], got: list[Call], expected: dict[str, list[str]]
+) -> tuple[list[Call], dict[int, list[Call | None]]]:
+    """Replies of one chat (in arrival order) → the questions of that chat (in push order).
+
+    By chat and order, made robust to replies overtaking each other (the bot handles updates concurrently):
+    each expected part first takes the earliest unclaimed reply with exactly its text; parts left over then
+    take the remaining replies in order (and count as text mismatches). Returns the replies nobody claimed
+    (duplicates or extras) and, per question, its parts (None where no reply came).
+    """
+    free = list(got)
+    taken: dict[int, list[Call | None]] = {}
+    for q in asked:
+        parts: list[Call | None] = []
+        for text in expected[q.text]:
+            found = next((c for c in free if c.params.get("text") == text), None)
+            if found is not None:
+                free.remove(found)
+            parts.append(found)
+        taken[q.k] = parts
+    for q in asked:
+        parts = taken[q.k]
+        for i, part in enumerate(parts):
+            if part is None and free:
+                parts[i] = free.pop(0)
+    return free, taken
+
+
+def analyse(
+    fake: TimedFakeBotAPI, run: Run, expected: dict[str, list[str]], args: argparse.Namespace
+) -> JSON:
+    records = [c for c in fake.records if c.token == BOT_TOKEN]
+    errors = [c for c in records if not c.ok]
+    sends = sorted((c for c in records if c.method == "sendMessage" and c.ok), key=lambda c: c.at)
+    polls = [c for c in records if c.method == "getUpdates" and c.ok]
+
+    delivered: dict[int, float] = {}
+    batch_sizes = []
+    for c in polls:
+        result = c.result or []
+        if result:
+            batch_sizes.append(len(result))
+        for update in result:
+            delivered.setdefault(int(update["update_id"]), fake.done_at[c.index])
+
+    replies: dict[int, list[Call]] = defaultdict(list)
+    for c in sends:
+        replies[int(c.params["chat_id"])].append(c)
+    by_chat: dict[int, list[Question]] = defaultdict(list)
+    for q in run.questions:
+        by_chat[q.chat_id].append(q)
+
+    first_reply: dict[int, Call] = {}
+    counts: dict[int, int] = defaultdict(int)  # k -> parts received
+    mismatched = 0
+    out_of_order = 0
+    examples: list[str] = []
+    extra = 0
+    for chat_id, asked in by_chat.items():
+        got, taken = match_chat(asked, replies.get(chat_id, []), expected)
+        previous = -math.inf
+        for q in asked:
+            mine = taken[q.k]
+            counts[q.k] = sum(1 for c in mine if c is not None)
+            if mine and mine[0] is not None:
+                first_reply[q.k] = mine[0]
+                out_of_order += mine[0].at < previous
+                previous = max(previous, mine[0].at)
+            for c, t in zip(mine, expected[q.text], strict=True):
+                if c is not None and c.params.get("text") != t:
+                    mismatched += 1
+                    examples.append(f"{q.text} → {str(c.params.get('text'))[:60]!r}, expected {t[:60]!r}")
+        extra += len(got)
+
+    measured = [q for q in run.questions if q.measured]
+    start, end = run.window
+    latency, fetch_wait, in_bot = [], [], []
+    for q in measured:
+        reply = first_reply.get(q.k)
+        latency.append(reply.at - q.pushed if reply else math.inf)
+        if reply and q.update_id in delivered:
+            fetch_wait.append(delivered[q.update_id] - q.pushed)
+            in_bot.append(reply.at - delivered[q.update_id])
+    in_window = [c for c in first_reply.values() if start <= c.at < end]
+    buckets = [0] * max(1, int(args.seconds))
+    for c in in_window:
+        buckets[min(len(buckets) - 1, int(c.at - start))] += 1
+    seconds = end - start
+    s0, s1 = run.samples
+    bot_cpu = s1.bot - s0.bot
+    own_cpu = s1.own - s0.own
+    busy = s1.busy - s0.busy
+    lateness = [q.pushed - q.due for q in run.questions]
+    answered_measured = sum(1 for q in measured if q.k in first_reply)
+    per_question = defaultdict(int)
+    for q in run.questions:
+        n_expected = len(expected[q.text])
+        per_question["exact" if counts[q.k] == n_expected else "none" if counts[q.k] == 0 else "partial"] += 1
+    send_service = [fake.done_at[c.index] - c.at for c in sends]
+    return {
+        "users": args.users,
+        "rate": args.rate,
+        "seconds": round(seconds, 2),
+        "questions_total": len(run.questions),
+        "questions_measured": len(measured),
+        "offered_rate": (len(measured) - 1) / (measured[-1].pushed - measured[0].pushed)
+        if len(measured) > 1
+        else math.nan,
+        "push_late_p99_ms": percentile(lateness, 0.99) * 1000,
+        "answered_in_window": len(in_window),
+        "answered_per_s": len(in_window) / seconds,
+        "per_second_min": min(buckets),
+        "per_second_median": statistics.median(buckets),
+        "answered_measured": answered_measured,
+        "unanswered_measured": len(measured) - answered_measured,
+        "latency": {p: percentile(latency, p / 100) for p in (50, 95, 99, 100)},
+        "fetch_wait": {p: percentile(fetch_wait, p / 100) for p in (50, 95, 99)},
+        "in_bot": {p: percentile(in_bot, p / 100) for p in (50, 95, 99)},
+        "fake_send_service": {p: percentile(send_service, p / 100) for p in (50, 95, 99)},
+        "errors": len(errors),
+        "error_kinds": sorted({f"{c.method} {c.status} {c.description}" for c in errors})[:5],
+        "replies_ok": len(sends),
+        "per_question": dict(per_question),
+        "extra_replies": extra,
+        "text_mismatches": mismatched,
+        "out_of_order": out_of_order,
+        "mismatch_examples": examples[:3],
+        "polls": len(polls),
+        "batch_mean": statistics.fmean(batch_sizes) if batch_sizes else 0.0,
+        "batch_max": max(batch_sizes, default=0),
+        "bot_cpu_cores": bot_cpu / seconds,
+        "bot_cpu_ms_per_answer": bot_cpu / max(1, len(in_window)) * 1000,
+        "bench_cpu_cores": own_cpu / seconds,
+        "others_cpu_cores": max(0.0, busy - bot_cpu - own_cpu) / seconds,
+        "steal_cores": (s1.steal - s0.steal) / seconds,
+        "bot_cpu_total_s": run.end_sample.bot,
+        "bot_rss": run.status.get("VmRSS", "?"),
+        "bot_hwm": run.status.get("VmHWM", "?"),
+        "bot_threads": run.status.get("Threads", "?"),
+        "drained_in_s": run.drained_in,
+        "stop_seconds": run.stop_seconds,
+    }
+
+
+def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
+    lat, fetch, inbot, svc = r["latency"], r["fetch_wait"], r["in_bot"], r["fake_send_service"]
+    ok = (
+        r["answered_per_s"] >= TARGET_RATE
+        and lat[95] <= TARGET_P95_MS / 1000
+        and r["unanswered_measured"] == 0
+    )
+    pq = r["per_question"]
+    drained = "not within the drain" if math.isinf(r["drained_in_s"]) else f"{r['drained_in_s']:.1f} s"
+    stop = "killed after 10 s" if r["stop_seconds"] is None else f"{r['stop_seconds']:.1f} s"
+    rows = [
+        ("users (private chats)", f"{r['users']}"),
+        ("fake's sockets", "as is (Nagle on)" if args.fake_as_is else "TCP_NODELAY (see --fake-as-is)"),
+        (
+            "offered rate (achieved)",
+            f"{r['rate']:.0f}/s ({r['offered_rate']:.1f}/s; push p99 {r['push_late_p99_ms']:.1f} ms late)",
+        ),
+        ("questions in window / window", f"{r['questions_measured']} / {r['seconds']:.1f} s"),
+        (
+            "**answered/s sustained** (first reply in window)",
+            f"**{r['answered_per_s']:.1f}/s** (per second: min {r['per_second_min']}, "
+            f"median {r['per_second_median']:.0f})",
+        ),
+        (
+            "**latency p50 / p95 / p99 / max** (update available → sendMessage arrives)",
+            f"**{ms(lat[50], args.drain)} / {ms(lat[95], args.drain)} / {ms(lat[99], args.drain)} / "
+            f"{ms(lat[100], args.drain)} ms**",
+        ),
+        (
+            "… of which waiting for getUpdates, p50 / p95 / p99",
+            f"{ms(fetch[50])} / {ms(fetch[95])} / {ms(fetch[99])} ms",
+        ),
+        ("… of which in the bot, p50 / p95 / p99", f"{ms(inbot[50])} / {ms(inbot[95])} / {ms(inbot[99])} ms"),
+        ("getUpdates answered with updates: batch mean / max", f"{r['batch_mean']:.1f} / {r['batch_max']}"),
+        ("errors (non-2xx answered to the bot)", f"{r['errors']} {'; '.join(r['error_kinds'])}".strip()),
+        ("measured questions without reply", f"{r['unanswered_measured']} (all replies in: {drained})"),
+        (
+            "replies per question (all questions, warm-up included)",
+            f"exactly as rendered: {pq.get('exact', 0)}, none: {pq.get('none', 0)}, "
+            f"partial: {pq.get('partial', 0)}; duplicates/extra: {r['extra_replies']}",
+        ),
+        (
+            "reply text ≠ the answer rendered in-process; replies overtaking an earlier one in the chat",
+            f"{r['text_mismatches']}; {r['out_of_order']}",
+        ),
+        (
+            "bot CPU in window",
+            f"{r['bot_cpu_cores']:.2f} cores ({r['bot_cpu_ms_per_answer']:.2f} ms CPU per answered question)",
+        ),
+        (
+            "bot at the end: CPU total / VmRSS / VmHWM / threads",
+            f"{r['bot_cpu_total_s']:.1f} s / {r['bot_rss']} / {r['bot_hwm']} / {r['bot_threads']}",
+        ),
+        (
+            "load generator + fake CPU / other processes / steal",
+            f"{r['bench_cpu_cores']:.2f} / {r['others_cpu_cores']:.2f} / {r['steal_cores']:.2f} cores",
+        ),
+        (
+            "fake's own sendMessage handling (inside the fake), p50 / p95 / p99",
+            f"{ms(svc[50])} / {ms(svc[95])} / {ms(svc[99])} ms",
+        ),
+        ("bot stop after SIGTERM", stop),
+        (
+            f"target ≥ {TARGET_RATE:.0f}/s, p95 ≤ {TARGET_P95_MS:.0f} ms",
+            "**met**" if ok else "**not met**",
+        ),
+    ]
+    lines = ["| measure | value |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)]
+    parts = ", ".join(f"{n} part{'s' if n > 1 else ''}: {c}" for n, c in sorted(comp.parts.items()))
+    lines += [
+        "",
+        "| component, timed in the load process before the run | p50 | p95 | p99 |",
+        "|---|---|---|---|",
+    ]
+    for name, values in (
+        ("`KnowledgeBase.ask` (×3 over the questions)", comp.ask),
+        ("`answer_messages` rendering", comp.render),
+        ("`UsageLog.region` + `record_question` (same disk as the bot's)", comp.usage),
+        ("fake sendMessage round trip, no bot (http.client keep-alive)", comp.fake_rtt),
+        ("… of which inside the fake's `handle`", comp.fake_handle),
+    ):
+        p50, p95, p99 = (percentile(values, p) for p in (0.5, 0.95, 0.99))
+        lines.append(f"| {name} | {ms(p50)} ms | {ms(p95)} ms | {ms(p99)} ms |")
+    lines.append(f"\nexpected reply parts per question: {parts}; knowledge build: {comp.build_s:.1f} s")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=170.0, help="questions per second, all users together")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--drain", type=float, default=15.0)
+    parser.add_argument(
+        "--fake-as-is",
+        action="store_true",
+        help="keep Nagle's algorithm on the fake's sockets (~40 ms per answer)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
+    args = parser.parse_args()
+    if not (1 <= args.users <= 100_000 and 0 < args.rate <= 5000 and 1 <= args.seconds <= 600):
+        parser.error("--users 1..100000, --rate 0..5000, --seconds 1..600")
+    args.warmup = min(max(args.warmup, 0.0), 60.0)
+    args.drain = min(max(args.drain, 1.0), 120.0)
+
+    print(
+        f"machine: {os.cpu_count()} CPUs, {cpu_model()}, {platform.python_implementation()} "
+        f"{platform.python_version()}; {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
+    )
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    questions = load_questions()
+    comp = Components()
+    with tempfile.TemporaryDirectory(prefix="shuiguan-load-") as tmp:
+        workdir = Path(tmp)
+        db = workdir / "knowledge.db"
+        start = time.perf_counter()
+        build_database(db)
+        comp.build_s = time.perf_counter() - start
+        kb = KnowledgeBase.open(db)
+        kb.warm_up()
+        expected = expected_replies(kb, questions, comp)
+        del kb
+        time_usage_log(workdir / "usage-probe.db", questions, comp)
+        fake = TimedFakeBotAPI(nodelay=not args.fake_as_is)
+        fake.start()
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            probe_fake(fake, [t for texts in expected.values() for t in texts], comp)
+            process = start_bot(fake, db, workdir / "usage.db", workdir)
+            time.sleep(0.5)  # post_init's set_my_commands, then the first long poll
+            run = run_load(fake, process, questions, expected, args)
+            result = analyse(fake, run, expected, args)
+        except BaseException:
+            if process is not None:
+                print(tail(workdir), file=sys.stderr)
+            raise
+        finally:
+            if process is not None:
+                stop_bot(process)
+            fake.stop()
+        stderr_tail = tail(workdir, 10)
+    print(report(result, comp, args))
+    if stderr_tail.strip():
+        print(f"\nbot stderr (last lines):\n{stderr_tail}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        component_figures = {
+            name: {p: percentile(values, p / 100) for p in (50, 95, 99)}
+            for name, values in (
+                ("ask", comp.ask),
+                ("render", comp.render),
+                ("usage_log", comp.usage),
+                ("fake_rtt", comp.fake_rtt),
+                ("fake_handle", comp.fake_handle),
+            )
+        }
+        payload = {**result, "components": component_figures}
+        args.json.write_text(json.dumps(payload, default=str, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()

@@ -1,0 +1,164 @@
+"""Where answers come from at query time: the memory-mapped index and the clauses in SQLite.
+
+`ClauseIndex` holds the three BM25 fields and, per clause, what ranking needs (document, department,
+attribution, role) as arrays; `ClauseStore` reads whole clauses by id when an answer is assembled.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from knowledge.array_file import read_arrays
+from knowledge.build import ATTRIBUTIONS, ROLES
+from knowledge.departments import DepartmentLexicon
+from knowledge.errors import DatabaseCorrupt
+from knowledge.index import SparseField, decode_vocab
+from knowledge.models import Clause, DocumentInfo
+
+CACHED_CLAUSES = 20_000
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+@dataclass(frozen=True)
+class ClauseIndex:
+    """The memory-mapped index: three BM25 fields and what ranking needs to know of each clause."""
+
+    words: SparseField
+    bigrams: SparseField
+    names: SparseField
+    document: NDArray[np.int32]  # per clause: index into the active documents
+    department: NDArray[np.int32]  # per clause: index into department_keys
+    name: NDArray[np.int32]  # per clause: index into the names field's documents
+    attribution: NDArray[np.uint8]
+    role: NDArray[np.uint8]
+    subject_clause: NDArray[np.int32]
+    subject_department: NDArray[np.int32]
+    department_keys: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.document)
+
+    @classmethod
+    def load(cls, path: Path, build_id: str) -> ClauseIndex:
+        try:
+            found_id, arrays = read_arrays(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise DatabaseCorrupt(
+                f"{path} is not a readable index ({exc}): rebuild with `python -m bot build`"
+            ) from exc
+        if found_id != build_id:
+            raise DatabaseCorrupt(f"{path} belongs to another build: rebuild with `python -m bot build`")
+        n = len(arrays["clause_document"])
+        n_names = int(arrays["clause_name"].max()) + 1 if n else 0
+        keys = decode_vocab(arrays["department_keys"])
+        return cls(
+            words=SparseField.load("words", arrays, n),
+            bigrams=SparseField.load("bigrams", arrays, n),
+            names=SparseField.load("names", arrays, n_names),
+            document=arrays["clause_document"],
+            department=arrays["clause_department"],
+            name=arrays["clause_name"],
+            attribution=arrays["clause_attribution"],
+            role=arrays["clause_role"],
+            subject_clause=arrays["subject_clause"],
+            subject_department=arrays["subject_department"],
+            department_keys=tuple(sorted(keys, key=keys.__getitem__)),
+        )
+
+    def attribution_of(self, position: int) -> str:
+        return ATTRIBUTIONS[int(self.attribution[position])]
+
+    def role_of(self, position: int) -> str:
+        return ROLES[int(self.role[position])]
+
+    def clauses_of(self, keys: Iterable[str]) -> NDArray[np.bool_]:
+        """Mask of the clauses whose subjects include any of these department keys."""
+        wanted = [i for i, k in enumerate(self.department_keys) if k in set(keys)]
+        mask = np.zeros(self.size, dtype=bool)
+        if wanted:
+            mask[self.subject_clause[np.isin(self.subject_department, wanted)]] = True
+        return mask
+
+
+class ClauseStore:
+    """Clauses read from SQLite on demand, one read-only connection per thread, with a bounded cache."""
+
+    def __init__(self, path: Path, documents: dict[str, DocumentInfo], lexicon: DepartmentLexicon) -> None:
+        self.path = path
+        self.documents = documents
+        self.lexicon = lexicon
+        self._local = threading.local()
+        self._cache: OrderedDict[int, tuple[Clause, frozenset[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect_readonly(self.path)
+            self._local.conn = conn
+        return conn
+
+    def _clause(self, r: sqlite3.Row) -> tuple[Clause, frozenset[str]]:
+        key = r["department_key"]
+        canonical = self.lexicon.get(key).canonical if key in self.lexicon.entries else r["department"]
+        clause = Clause(
+            id=r["id"],
+            ref=r["ref"],
+            document=self.documents[r["document_id"]],
+            section=r["section"],
+            block=r["block"],
+            item=r["item"],
+            sentence=r["sentence"],
+            department=r["department"],
+            department_key=key,
+            canonical=canonical,
+            attribution=r["attribution"],
+            role=r["role"],
+            partners=tuple(json.loads(r["partners"])),
+            text=r["text"],
+            original=r["original"],
+            subjects=tuple(json.loads(r["subjects"])),
+        )
+        return clause, frozenset(r["words"].split())
+
+    def get_many(self, ids: Sequence[int]) -> list[tuple[Clause, frozenset[str]]]:
+        """Clauses (with their index words) in the order asked."""
+        found: dict[int, tuple[Clause, frozenset[str]]] = {}
+        with self._lock:
+            for i in ids:
+                if i in self._cache:
+                    found[i] = self._cache[i]
+                    self._cache.move_to_end(i)
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            query = f"SELECT * FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
+            for r in self._conn().execute(query, chunk):
+                found[r["id"]] = self._clause(r)
+        with self._lock:
+            for i in missing:
+                if i in found:
+                    self._cache[i] = found[i]
+            while len(self._cache) > CACHED_CLAUSES:
+                self._cache.popitem(last=False)
+        return [found[i] for i in ids if i in found]
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Clause]:
+        for r in self._conn().execute(sql, params):
+            yield self._clause(r)[0]
