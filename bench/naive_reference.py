@@ -66,7 +66,9 @@ def run(db: Path, questions: list[str], repeat: int, budget: float, max_gb: floa
     from rank_bm25 import BM25Okapi
 
     jieba.setLogLevel(logging.WARNING)
-    result: dict[str, object] = {"reference": "jieba (default dictionary, precise mode) + rank_bm25.BM25Okapi"}
+    result: dict[str, object] = {
+        "reference": "jieba (default dictionary, precise mode) + rank_bm25.BM25Okapi"
+    }
     started = time.perf_counter()
     texts = clause_texts(db)
     result["clauses"] = len(texts)
@@ -141,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", required=True, type=Path, help="one question per line")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--budget", type=float, default=600.0, help="seconds for the whole run")
-    parser.add_argument("--max-gb", type=float, default=8.0, help="projected memory above which it is skipped")
+    parser.add_argument(
+        "--max-gb", type=float, default=8.0, help="projected memory above which it is skipped"
+    )
     args = parser.parse_args(argv)
     questions = [q for q in args.questions.read_text(encoding="utf-8").splitlines() if q.strip()]
     print(json.dumps(run(args.db, questions, args.repeat, args.budget, args.max_gb), ensure_ascii=False))

@@ -33,6 +33,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -663,6 +664,7 @@ def main() -> None:
         action="store_true",
         help="keep Nagle's algorithm on the fake's sockets (~40 ms per answer)",
     )
+    parser.add_argument("--bot-log", type=Path, help="copy the bot's stderr to this file")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args()
     if not (1 <= args.users <= 100_000 and 0 < args.rate <= 5000 and 1 <= args.seconds <= 600):
@@ -706,6 +708,9 @@ def main() -> None:
                 stop_bot(process)
             fake.stop()
         stderr_tail = tail(workdir, 10)
+        if args.bot_log:
+            args.bot_log.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(workdir / "bot-stderr.log", args.bot_log)
     print(report(result, comp, args))
     if stderr_tail.strip():
         print(f"\nbot stderr (last lines):\n{stderr_tail}")
