@@ -840,6 +840,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         report = check_near_duplicates(args.out, args.check)
         print(json.dumps(report))
+        saved = json.loads((args.out / "synthetic.json").read_text(encoding="utf-8"))
+        saved["overlap"] = report
+        (args.out / "synthetic.json").write_text(json.dumps(saved, ensure_ascii=False, indent=1), "utf-8")
         if report["max_between"] >= 0.45 or report["max_against_real"] >= 0.45:
             print("WARNING: some documents come close to the near-duplicate threshold (0.6)", file=sys.stderr)
     return 0

@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.render_html import answer_messages  # noqa: E402
 from bot.usage_log import UsageLog  # noqa: E402
+from handlers.errors import APOLOGY  # noqa: E402
 from knowledge.build import build_database  # noqa: E402
 from knowledge.service import KnowledgeBase  # noqa: E402
 from tests.fake_bot_api import Call, FakeBotAPI, _Handler  # noqa: E402
@@ -152,9 +153,10 @@ def ms(value: float, drain: float = 0.0) -> str:
     return f"{value * 1000:.0f}" if value >= 0.01 else f"{value * 1000:.1f}"
 
 
-def proc_times(pid: int) -> float:
-    """utime + stime of the whole process (all threads), in seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+def proc_times(pid: int, tid: int | None = None) -> float:
+    """utime + stime in seconds: of the whole process (all threads), or of one of its threads."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    stat = Path(path).read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
@@ -188,6 +190,7 @@ class Sample:
 
     at: float
     bot: float
+    bot_main: float  # the bot's main thread: the asyncio event loop (PTB, httpx, handler code)
     own: float
     busy: float
     steal: float
@@ -196,7 +199,9 @@ class Sample:
     def take(cls, pid: int) -> Sample:
         times = os.times()
         busy, steal, _ = machine_busy()
-        return cls(time.monotonic(), proc_times(pid), times.user + times.system, busy, steal)
+        return cls(
+            time.monotonic(), proc_times(pid), proc_times(pid, pid), times.user + times.system, busy, steal
+        )
 
 
 # ------------------------------------------------------------------------------------------- components
@@ -277,7 +282,7 @@ def probe_fake(fake: TimedFakeBotAPI, texts: list[str], comp: Components, n: int
 # ------------------------------------------------------------------------------------------- the bot
 
 
-def start_bot(fake: FakeBotAPI, db: Path, log_db: Path, workdir: Path) -> subprocess.Popen[bytes]:
+def start_bot(fake: FakeBotAPI, db: Path, log_db: Path, workdir: Path, mode: str) -> subprocess.Popen[bytes]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
@@ -294,7 +299,9 @@ def start_bot(fake: FakeBotAPI, db: Path, log_db: Path, workdir: Path) -> subpro
     }
     with (workdir / "bot-stderr.log").open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, "-m", "bot", "run"]
+            if mode == "real"
+            else [sys.executable, str(Path(__file__).resolve()), "--serve", mode],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -333,6 +340,63 @@ def tail(workdir: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+BOTS = {
+    "real": "the product: `python -m bot run`",
+    "ask": "stand-in: PTB settings and send path of the product, `KnowledgeBase.ask` via `asyncio.to_thread`, "
+    "rendering; no usage log",
+    "ask-inline": "stand-in: as `ask`, but `KnowledgeBase.ask` called on the event loop",
+    "echo": "stand-in: PTB settings and send path of the product, the answer rendered in advance",
+}
+
+
+def serve(mode: str) -> None:
+    """A stand-in bot for the baselines (in the subprocess, from the same environment as the product).
+
+    Same Application settings as bot/application.py (AIORateLimiter, 64 concurrent updates, long polling)
+    and the same send path (`handlers.common.send`); the handler does only part of the product's work, so
+    comparing the bots' CPU per answered question tells where it goes.
+    """
+    import asyncio
+
+    from telegram import Update
+    from telegram.ext import AIORateLimiter, Application, MessageHandler, filters
+
+    from bot.application import MAX_RETRIES
+    from bot.logging_setup import configure_logging
+    from bot.settings import Settings
+    from handlers.common import send
+
+    settings = Settings.from_env()
+    configure_logging(settings)
+    kb = KnowledgeBase.open(settings.db_path)
+    kb.warm_up()
+    rendered = {q: answer_messages(kb.ask(q), question_id=1) for q in load_questions()}
+
+    async def on_text(update: Update, context: Any) -> None:
+        message = update.effective_message
+        if message is None or message.text is None:
+            return
+        if mode == "ask":
+            parts = answer_messages(await asyncio.to_thread(kb.ask, message.text), question_id=1)
+        elif mode == "ask-inline":
+            parts = answer_messages(kb.ask(message.text), question_id=1)
+        else:
+            parts = rendered[message.text]
+        await send(message, parts, quote=False)
+
+    application = (
+        Application.builder()
+        .token(settings.token)
+        .base_url(settings.base_url)
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.rate_limit, max_retries=MAX_RETRIES))
+        .concurrent_updates(64)
+        .build()
+    )
+    text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
+    application.add_handler(MessageHandler(text, on_text))
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
 # ------------------------------------------------------------------------------------------- the load
 
 
@@ -355,6 +419,7 @@ class Run:
     end_sample: Sample
     status: dict[str, str]
     drained_in: float
+    stopped_at: float  # SIGTERM sent
     stop_seconds: float | None
 
 
@@ -411,8 +476,11 @@ def run_load(
         time.sleep(0.1)
     end_sample = Sample.take(process.pid)
     status = proc_status(process.pid)
+    stopped_at = time.monotonic()
     stop_seconds = stop_bot(process)
-    return Run(plan, window, (start_sample, stop_sample), end_sample, status, drained_in, stop_seconds)
+    return Run(
+        plan, window, (start_sample, stop_sample), end_sample, status, drained_in, stopped_at, stop_seconds
+    )
 
 
 # ------------------------------------------------------------------------------------------- analysis
@@ -450,7 +518,9 @@ def analyse(
     fake: TimedFakeBotAPI, run: Run, expected: dict[str, list[str]], args: argparse.Namespace
 ) -> JSON:
     records = [c for c in fake.records if c.token == BOT_TOKEN]
-    errors = [c for c in records if not c.ok]
+    errors = [c for c in records if not c.ok and c.at < run.stopped_at]
+    shutdown_errors = [c for c in records if not c.ok and c.at >= run.stopped_at]
+    apologies = sum(1 for c in records if c.method == "sendMessage" and c.params.get("text") == APOLOGY)
     sends = sorted((c for c in records if c.method == "sendMessage" and c.ok), key=lambda c: c.at)
     polls = [c for c in records if c.method == "getUpdates" and c.ok]
 
@@ -539,6 +609,11 @@ def analyse(
         "fake_send_service": {p: percentile(send_service, p / 100) for p in (50, 95, 99)},
         "errors": len(errors),
         "error_kinds": sorted({f"{c.method} {c.status} {c.description}" for c in errors})[:5],
+        "shutdown_errors": len(shutdown_errors),
+        "shutdown_error_kinds": sorted({f"{c.method} {c.status} {c.description}" for c in shutdown_errors})[
+            :3
+        ],
+        "apologies": apologies,
         "replies_ok": len(sends),
         "per_question": dict(per_question),
         "extra_replies": extra,
@@ -550,6 +625,8 @@ def analyse(
         "batch_max": max(batch_sizes, default=0),
         "bot_cpu_cores": bot_cpu / seconds,
         "bot_cpu_ms_per_answer": bot_cpu / max(1, len(in_window)) * 1000,
+        "bot_loop_cpu_cores": (s1.bot_main - s0.bot_main) / seconds,
+        "bot_loop_ms_per_answer": (s1.bot_main - s0.bot_main) / max(1, len(in_window)) * 1000,
         "bench_cpu_cores": own_cpu / seconds,
         "others_cpu_cores": max(0.0, busy - bot_cpu - own_cpu) / seconds,
         "steal_cores": (s1.steal - s0.steal) / seconds,
@@ -573,6 +650,7 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
     drained = "not within the drain" if math.isinf(r["drained_in_s"]) else f"{r['drained_in_s']:.1f} s"
     stop = "killed after 10 s" if r["stop_seconds"] is None else f"{r['stop_seconds']:.1f} s"
     rows = [
+        ("bot", BOTS[args.bot]),
         ("users (private chats)", f"{r['users']}"),
         ("fake's sockets", "as is (Nagle on)" if args.fake_as_is else "TCP_NODELAY (see --fake-as-is)"),
         (
@@ -596,7 +674,10 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
         ),
         ("… of which in the bot, p50 / p95 / p99", f"{ms(inbot[50])} / {ms(inbot[95])} / {ms(inbot[99])} ms"),
         ("getUpdates answered with updates: batch mean / max", f"{r['batch_mean']:.1f} / {r['batch_max']}"),
-        ("errors (non-2xx answered to the bot)", f"{r['errors']} {'; '.join(r['error_kinds'])}".strip()),
+        (
+            "errors (non-2xx answered to the bot) before SIGTERM; apologies sent (unhandled errors)",
+            f"{r['errors']} {'; '.join(r['error_kinds'])}; {r['apologies']}",
+        ),
         ("measured questions without reply", f"{r['unanswered_measured']} (all replies in: {drained})"),
         (
             "replies per question (all questions, warm-up included)",
@@ -612,6 +693,12 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
             f"{r['bot_cpu_cores']:.2f} cores ({r['bot_cpu_ms_per_answer']:.2f} ms CPU per answered question)",
         ),
         (
+            "… of which the event-loop thread / the worker threads (`asyncio.to_thread`)",
+            f"{r['bot_loop_cpu_cores']:.2f} / {r['bot_cpu_cores'] - r['bot_loop_cpu_cores']:.2f} cores; "
+            f"{r['bot_loop_ms_per_answer']:.2f} / {r['bot_cpu_ms_per_answer'] - r['bot_loop_ms_per_answer']:.2f}"
+            " ms per answered question",
+        ),
+        (
             "bot at the end: CPU total / VmRSS / VmHWM / threads",
             f"{r['bot_cpu_total_s']:.1f} s / {r['bot_rss']} / {r['bot_hwm']} / {r['bot_threads']}",
         ),
@@ -623,7 +710,10 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
             "fake's own sendMessage handling (inside the fake), p50 / p95 / p99",
             f"{ms(svc[50])} / {ms(svc[95])} / {ms(svc[99])} ms",
         ),
-        ("bot stop after SIGTERM", stop),
+        (
+            "bot stop after SIGTERM; errors after SIGTERM",
+            f"{stop}; {r['shutdown_errors']} {'; '.join(r['shutdown_error_kinds'])}".strip(),
+        ),
         (
             f"target ≥ {TARGET_RATE:.0f}/s, p95 ≤ {TARGET_P95_MS:.0f} ms",
             "**met**" if ok else "**not met**",
@@ -660,6 +750,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--drain", type=float, default=15.0)
     parser.add_argument(
+        "--bot", choices=sorted(BOTS), default="real", help="the product, or a stand-in for a baseline"
+    )
+    parser.add_argument("--serve", choices=sorted(BOTS), help=argparse.SUPPRESS)
+    parser.add_argument(
         "--fake-as-is",
         action="store_true",
         help="keep Nagle's algorithm on the fake's sockets (~40 ms per answer)",
@@ -667,6 +761,9 @@ def main() -> None:
     parser.add_argument("--bot-log", type=Path, help="copy the bot's stderr to this file")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
     if not (1 <= args.users <= 100_000 and 0 < args.rate <= 5000 and 1 <= args.seconds <= 600):
         parser.error("--users 1..100000, --rate 0..5000, --seconds 1..600")
     args.warmup = min(max(args.warmup, 0.0), 60.0)
@@ -695,7 +792,7 @@ def main() -> None:
         process: subprocess.Popen[bytes] | None = None
         try:
             probe_fake(fake, [t for texts in expected.values() for t in texts], comp)
-            process = start_bot(fake, db, workdir / "usage.db", workdir)
+            process = start_bot(fake, db, workdir / "usage.db", workdir, args.bot)
             time.sleep(0.5)  # post_init's set_my_commands, then the first long poll
             run = run_load(fake, process, questions, expected, args)
             result = analyse(fake, run, expected, args)

@@ -78,7 +78,7 @@ def build_application(
     """The configured Application; nothing runs until it is started."""
     services = services or Services(
         settings=settings,
-        knowledge=KnowledgeHolder(settings.db_path),
+        knowledge=KnowledgeHolder(settings.db_path, settings.knowledge_dir),
         usage=UsageLog(settings.log_db_path, keep_text=settings.log_questions),
     )
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (

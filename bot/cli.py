@@ -35,7 +35,8 @@ def _emit(obj: dict[str, Any]) -> None:
 
 
 def _knowledge(args: argparse.Namespace) -> KnowledgeBase:
-    return open_knowledge(Path(args.db) if args.db else Settings.from_env().db_path)
+    settings = Settings.from_env()
+    return open_knowledge(Path(args.db) if args.db else settings.db_path, settings.knowledge_dir)
 
 
 def _inputs(values: Sequence[str]) -> list[str]:
@@ -51,12 +52,10 @@ def cmd_build(args: argparse.Namespace) -> None:
 
     Example: python -m bot build --db data/knowledge.db [--knowledge bench/out/corpus-100k]
     """
-    target = Path(args.db) if args.db else Settings.from_env().db_path
-    if args.knowledge:
-        root = Path(args.knowledge)
-        report = build_database(target, root / "manifest.toml", root / "lexicon")
-    else:
-        report = build_database(target)
+    settings = Settings.from_env()
+    target = Path(args.db) if args.db else settings.db_path
+    root = Path(args.knowledge) if args.knowledge else settings.knowledge_dir
+    report = build_database(target, root / "manifest.toml", root / "lexicon")
     print(f"built {target}")
     for line in report.lines():
         print(line)

@@ -13,6 +13,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = PROJECT_ROOT / "data" / "knowledge.db"
 DEFAULT_LOG_DB = PROJECT_ROOT / "data" / "usage.db"
+DEFAULT_KNOWLEDGE_DIR = PROJECT_ROOT / "knowledge"
 
 
 class SettingsError(ValueError):
@@ -46,6 +47,7 @@ class Settings:
     base_url: str = ""
     admin_ids: frozenset[int] = frozenset()
     db_path: Path = DEFAULT_DB
+    knowledge_dir: Path = DEFAULT_KNOWLEDGE_DIR
     log_db_path: Path = DEFAULT_LOG_DB
     log_questions: bool = True
     log_level: str = "INFO"
@@ -62,6 +64,7 @@ class Settings:
                 "base_url",
                 "admin_ids",
                 "db_path",
+                "knowledge_dir",
                 "log_db_path",
                 "log_questions",
                 "log_level",
@@ -114,6 +117,7 @@ class Settings:
             base_url=env.get("TELEGRAM_BASE_URL", "").strip(),
             admin_ids=admins,
             db_path=Path(env.get("SHUIGUAN_DB") or DEFAULT_DB),
+            knowledge_dir=Path(env.get("SHUIGUAN_KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE_DIR),
             log_db_path=Path(env.get("SHUIGUAN_LOG_DB") or DEFAULT_LOG_DB),
             log_questions=flag("LOG_QUESTIONS", True),
             log_level=level,

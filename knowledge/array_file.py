@@ -41,10 +41,23 @@ def write_arrays(path: Path, build_id: str, arrays: Mapping[str, NDArray[Any]]) 
 
 def read_arrays(path: Path) -> tuple[str, dict[str, NDArray[Any]]]:
     """(build id, arrays) with each array a read-only memory map into the file."""
+    size = path.stat().st_size
     with path.open("rb") as handle:
-        (length,) = struct.unpack("<Q", handle.read(8))
-        header = json.loads(handle.read(length).decode("utf-8"))
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            raise ValueError(f"{path}: too short to be an index ({size} bytes)")
+        (length,) = struct.unpack("<Q", prefix)
+        if length > size - 8:
+            raise ValueError(f"{path}: header length {length} exceeds the file")
+        try:
+            header = json.loads(handle.read(length).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: unreadable header ({exc})") from exc
     start = -(-(8 + length) // ALIGN) * ALIGN
+    for name, spec in header["arrays"].items():
+        end = start + spec["offset"] + np.dtype(spec["dtype"]).itemsize * int(np.prod(spec["shape"]))
+        if end > size:
+            raise ValueError(f"{path}: array {name} ends past the end of the file (truncated)")
     arrays: dict[str, NDArray[Any]] = {}
     for name, spec in header["arrays"].items():
         shape = tuple(spec["shape"])

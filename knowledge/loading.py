@@ -8,6 +8,7 @@ from pathlib import Path
 
 from knowledge.build import build_database, input_fingerprint
 from knowledge.errors import DatabaseCorrupt
+from knowledge.manifest import KNOWLEDGE_DIR
 from knowledge.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -26,16 +27,19 @@ def stored_fingerprint(path: Path) -> str | None:
     return row[0] if row else None
 
 
-def open_knowledge(path: Path, *, rebuild: bool = True) -> KnowledgeBase:
+def open_knowledge(path: Path, knowledge_dir: Path = KNOWLEDGE_DIR, *, rebuild: bool = True) -> KnowledgeBase:
     """The knowledge base at `path`; with `rebuild`, a missing or stale database is built first.
 
     A corrupt file is not silently replaced: the caller gets DatabaseCorrupt with what to run.
     """
-    if rebuild and (not path.exists() or stored_fingerprint(path) != input_fingerprint()):
+    manifest, lexicon_dir = knowledge_dir / "manifest.toml", knowledge_dir / "lexicon"
+    if rebuild and (
+        not path.exists() or stored_fingerprint(path) != input_fingerprint(manifest, lexicon_dir)
+    ):
         if path.exists() and stored_fingerprint(path) is None:
             raise DatabaseCorrupt(
                 f"{path} is not a readable knowledge database: rebuild it with `python -m bot build`"
             )
         log.warning("knowledge database %s is missing or older than its sources: building it", path)
-        build_database(path)
+        build_database(path, manifest, lexicon_dir)
     return KnowledgeBase.open(path)

@@ -58,7 +58,7 @@ class ClauseIndex:
     def load(cls, path: Path, build_id: str) -> ClauseIndex:
         try:
             found_id, arrays = read_arrays(path)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DatabaseCorrupt(
                 f"{path} is not a readable index ({exc}): rebuild with `python -m bot build`"
             ) from exc

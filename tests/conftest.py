@@ -11,6 +11,7 @@ from knowledge.build import build_database
 from knowledge.departments import DepartmentLexicon
 from knowledge.manifest import KNOWLEDGE_DIR
 from knowledge.service import KnowledgeBase
+from tests.reliability import Recorder
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -68,3 +69,19 @@ def tiny_knowledge_dir(tmp_path: Path) -> Path:
     (root / "manifest.toml").write_text(TINY_MANIFEST, encoding="utf-8")
     (root / "sources" / "tiny.txt").write_text(TINY_SOURCE, encoding="utf-8")
     return root
+
+
+@pytest.fixture(scope="session")
+def reliability() -> Recorder:
+    from tests.reliability import RECORDER
+
+    return RECORDER
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.reliability import OUTPUT, RECORDER
+
+    # Only a run that exercised every reliability area rewrites the document (a single test file does not).
+    areas = {f.area for f in RECORDER.findings}
+    if len(areas) >= 3:
+        OUTPUT.write_text(RECORDER.markdown(failed=exitstatus != 0), encoding="utf-8")

@@ -4,13 +4,14 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import callbacks, render_html
 from knowledge.models import Answer, AnswerSet, Clause, DocumentInfo, Understanding
 from knowledge.service import KnowledgeBase
 from tests.fake_bot_api import parse_html, utf16_len
+from tests.reliability import Recorder
 
 GOLDEN = Path(__file__).parent / "golden"
 DOC = DocumentInfo(
@@ -96,14 +97,17 @@ def test_a_very_long_clause_is_split_into_valid_messages() -> None:
     assert messages[-1].buttons, "buttons go on the last part"
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(min_size=1, max_size=6000), st.text(min_size=1, max_size=60))
-def test_any_clause_renders_to_valid_html_under_the_limit(text: str, department: str) -> None:
+def test_any_clause_renders_to_valid_html_under_the_limit(
+    reliability: Recorder, text: str, department: str
+) -> None:
     for message in render_html.answer_messages(make_result(make_answer(text, department)), question_id=3):
         assert_valid(message.text)
         for row in message.buttons:
             for button in row:
                 assert len(button.data.encode()) <= callbacks.MAX_BYTES
+    reliability.record("Bad input", "Hypothesis: any clause text renders to valid HTML under 4096", 1, 1)
 
 
 def test_every_duties_page_is_valid_and_buttons_page_through(kb: KnowledgeBase) -> None:
@@ -140,5 +144,6 @@ def test_callback_data_round_trips(data: callbacks.Callback) -> None:
         "d:public_security:1;drop",
     ],
 )
-def test_forged_or_oversized_callback_data_is_refused(forged: str | None) -> None:
+def test_forged_or_oversized_callback_data_is_refused(forged: str | None, reliability: Recorder) -> None:
     assert callbacks.parse(forged) is None
+    reliability.record("Bad input", "forged, stale and oversized callback data refused", 1, 1)
