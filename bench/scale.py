@@ -677,7 +677,8 @@ def table(results: list[dict[str, Any]]) -> str:
             else "reused"
         ),
     )
-    row("build peak memory (RSS)", lambda r: _fmt(r["build"].get("peak_rss_mb"), " MB", 0))
+    row("build peak RSS, main process (time -v)", lambda r: _fmt(r["build"].get("peak_rss_mb"), " MB", 0))
+    row("build peak RSS, process tree (sampled)", lambda r: _fmt(r["build"].get("watched_peak_mb"), " MB", 0))
     row("database + index on disk", lambda r: _fmt(r.get("disk_mb"), " MB", 1))
     row("load + warm-up in the serving process", lambda r: _fmt(r["serve"].get("load_s"), " s", 2))
     row(

@@ -707,7 +707,7 @@ def generate(
     prefectures = min(300, -(-wanted // prefecture_size))
     counties = max(0, -(-(wanted - prefectures * prefecture_size) // county_size))
     # A few spare regions in case lists come out short of the target.
-    regions = make_regions(rng, prefectures, counties + counties // 20 + 5, knowledge)
+    regions = make_regions(rng, prefectures, counties + counties // 4 + 20, knowledge)
 
     if out.exists():
         shutil.rmtree(out)

@@ -1,31 +1,35 @@
 """End-to-end throughput of the Telegram path: the real bot process against the fake Bot API, open loop.
 
 Usage: .venv/bin/python bench/telegram_load.py [--users 200] [--seconds 30] [--rate 170] [--warmup 3]
-       [--drain 15] [--json FILE]          (prints Markdown tables; results in bench/RESULTS.md)
+       [--drain 15] [--bot real|ask|ask-inline|echo] [--concurrency 64] [--fake-as-is] [--json FILE]
+       [--bot-log FILE]                    (prints Markdown tables; results in bench/RESULTS.md)
 
-What it does, all on loopback and bounded in time:
+What it does, all on loopback, bounded in time, and stopping everything it started:
 
-1. builds the knowledge database once into a temporary directory and, in this process, times the pieces of
-   one answer on the question set (`KnowledgeBase.ask`, rendering, the usage log on the same disk) and the
-   fake's own cost (sendMessage round trips with no bot involved);
-2. starts `tests/fake_bot_api.FakeBotAPI` (subclassed here only to timestamp when each update became
-   available and when each call was answered: its behaviour is unchanged) and `python -m bot run` against it;
+1. builds the knowledge database once into a temporary directory and times the pieces of one answer:
+   `KnowledgeBase.ask`, rendering and the usage log (on the disk the bot uses) in this process; the fake's
+   own cost (sendMessage round trips with no bot); and, in a child process like the bot, the client-side CPU
+   of PTB's `send_message` (one at a time and 64 at once), of a bare httpx POST and of `Update.de_json`;
+2. starts `tests/fake_bot_api.FakeBotAPI` (subclassed here: timestamps, and two socket settings, see
+   `TimedFakeBotAPI`) and the bot against it: `python -m bot run` with the environment of the brief, or with
+   `--bot` a stand-in with the product's PTB settings doing only part of the work (a baseline);
 3. pushes private-chat questions from `--users` distinct users (the `q` of the who/none lines of
    tests/eval/questions.jsonl, cycled) on a fixed schedule at `--rate` per second, never waiting for replies:
    `--warmup` seconds not counted, then `--seconds` measured; then waits up to `--drain` seconds for the rest;
 4. matches the bot's successful sendMessage calls to questions by chat id and order, checks each reply's text
    against the answer rendered in this process, and reports throughput, latency (update available →
-   sendMessage request arriving at the fake), errors, unanswered questions, duplicates, and the bot's CPU and
-   RSS; finally stops the bot with SIGTERM.
+   sendMessage request arriving at the fake) split into waiting for getUpdates and time in the bot, errors,
+   unanswered questions, duplicates, the bot's CPU (event-loop thread and worker threads) and RSS, and the
+   CPU used by everything else on the machine; finally stops the bot with SIGTERM (SIGKILL after 10 s).
 
 The fake's getUpdates answers at once when updates are queued and otherwise waits on a condition that
-push_update notifies, so it adds no artificial batching delay; the split of latency into "waiting to be
-fetched" and "in the bot" below shows it.
+push_update notifies, so it adds no batching delay of its own; its sockets did (see `TimedFakeBotAPI`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import datetime as dt
 import http.client
@@ -51,7 +55,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.render_html import answer_messages  # noqa: E402
+from bot.render_html import Button, Rendered, answer_messages  # noqa: E402
 from bot.usage_log import UsageLog  # noqa: E402
 from handlers.errors import APOLOGY  # noqa: E402
 from knowledge.build import build_database  # noqa: E402
@@ -63,6 +67,7 @@ JSON = dict[str, Any]
 
 BOT_TOKEN = "123456:LOAD-test-token"
 PROBE_TOKEN = "654321:PROBE-fake-only"
+PTB_PROBE_TOKEN = "654322:PROBE-ptb-client"
 PROBE_CHAT = 42
 FIRST_USER = 500_000_001
 STARTUP_TIMEOUT = 90.0
@@ -77,34 +82,46 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class TimedFakeBotAPI(FakeBotAPI):
-    """The fake as the tests use it, plus two timestamps (time.monotonic, like `Call.at`) and TCP_NODELAY.
+    """The fake as the tests use it, plus timestamps, and two socket settings that Telegram's servers share.
 
     `pushed_at[update_id]`: taken while still holding the lock that getUpdates needs, so no getUpdates can
-    see the update before this instant. `done_at[call.index]`: when the answer to a call was ready.
+    see the update before this instant. `done_at[call.index]`: when the answer to a call was ready (both
+    time.monotonic, like `Call.at`). `server_errors`: connections that failed inside the fake's server.
 
-    `nodelay`: the fake's handler writes each answer in two send()s (headers, then body) on a socket with
-    Nagle's algorithm on, so the body waits for the ACK of the headers, which the client delays (~40 ms on
-    Linux): every answer, getUpdates included, arrives ~40 ms late. Telegram's servers do not do that, so by
-    default the handler here sets TCP_NODELAY (`--fake-as-is` keeps the fake's behaviour, for comparison).
+    Unless `as_is` (`--fake-as-is`, for comparison): (1) TCP_NODELAY. The fake's handler writes each answer
+    in two send()s (headers, then body) with Nagle's algorithm on, so the body waits for the ACK of the
+    headers, which the client delays (~40 ms on Linux): every answer, getUpdates included, would arrive
+    ~40 ms late. (2) A listen backlog of 256 instead of socketserver's 5, which resets some connections of a
+    burst (the bot opening connections under load: httpx.ReadError in the bot, then its apology).
     """
 
-    def __init__(self, *, nodelay: bool = True) -> None:
+    def __init__(self, *, as_is: bool = False) -> None:
         super().__init__()
-        self.nodelay = nodelay
+        self.as_is = as_is
         self.pushed_at: dict[int, float] = {}
         self.done_at: dict[int, float] = {}
+        self.server_errors: list[tuple[float, str]] = []
 
     def start(self) -> TimedFakeBotAPI:
-        """FakeBotAPI.start, with the handler's `disable_nagle_algorithm` set from `nodelay`."""
+        """FakeBotAPI.start, with TCP_NODELAY and a listen backlog of 256 unless `as_is`."""
         if self._server is not None:
             return self
         fake = self
 
         class Handler(_Handler):
             api = fake
-            disable_nagle_algorithm = fake.nodelay
+            disable_nagle_algorithm = not fake.as_is
 
-        server = ThreadingHTTPServer((self._host, 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # socketserver's default listen backlog is 5: a burst of new connections (the bot opening its
+            # pool under load) overflows it and some are reset. Telegram's servers do not do that either.
+            request_queue_size = 5 if fake.as_is else 256
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                """Count a connection's exception (e.g. reset by the bot) instead of printing it."""
+                fake.server_errors.append((time.monotonic(), repr(sys.exc_info()[1])))
+
+        server = Server((self._host, 0), Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
@@ -215,7 +232,12 @@ class Components:
     usage: list[float] = field(default_factory=list)
     fake_rtt: list[float] = field(default_factory=list)
     fake_handle: list[float] = field(default_factory=list)
+    ptb_send: list[float] = field(default_factory=list)
+    ptb_update: list[float] = field(default_factory=list)
+    ptb_send_64: list[float] = field(default_factory=list)
+    httpx_send: list[float] = field(default_factory=list)
     parts: dict[int, int] = field(default_factory=dict)
+    samples: list[Rendered] = field(default_factory=list)
 
 
 def expected_replies(kb: KnowledgeBase, questions: list[str], comp: Components) -> dict[str, list[str]]:
@@ -230,6 +252,8 @@ def expected_replies(kb: KnowledgeBase, questions: list[str], comp: Components) 
             comp.ask.append(middle - start)
             comp.render.append(time.perf_counter() - middle)
             expected[q] = [r.text for r in rendered]
+            if len(comp.samples) < 50:
+                comp.samples.extend(rendered)
     for texts in expected.values():
         comp.parts[len(texts)] = comp.parts.get(len(texts), 0) + 1
     return expected
@@ -279,10 +303,105 @@ def probe_fake(fake: TimedFakeBotAPI, texts: list[str], comp: Components, n: int
             comp.fake_handle.append(fake.done_at[call.index] - call.at)
 
 
+async def client_costs(base_url: str, samples: list[Rendered], n: int = 300) -> dict[str, list[float]]:
+    """Client-side CPU per call of what the bot does per message, in a process of its own (like the bot).
+
+    PTB's `send_message` as the product calls it (ExtBot with the same AIORateLimiter, HTML, a keyboard),
+    one at a time and 64 at once (the bot's concurrent updates), a bare httpx POST of the same form, and
+    `Update.de_json` of one private text message. CPU is this thread's: waiting for the fake costs nothing.
+    """
+    import httpx
+    from telegram import Update
+    from telegram.constants import ParseMode
+    from telegram.ext import AIORateLimiter, ExtBot
+    from telegram.request import HTTPXRequest
+
+    from bot.application import MAX_RETRIES
+    from handlers.common import keyboard
+
+    out: dict[str, list[float]] = defaultdict(list)
+    limiter = AIORateLimiter(overall_max_rate=1000, max_retries=MAX_RETRIES)
+    request = HTTPXRequest(connection_pool_size=256)  # what ApplicationBuilder gives the bot
+    async with ExtBot(PTB_PROBE_TOKEN, base_url=base_url, rate_limiter=limiter, request=request) as bot:
+
+        async def send(part: Rendered) -> None:
+            await bot.send_message(
+                PROBE_CHAT,
+                part.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(part),
+                disable_web_page_preview=True,
+            )
+
+        for i in range(n):
+            start = time.thread_time()
+            await send(samples[i % len(samples)])
+            out["ptb_send"].append(time.thread_time() - start)
+
+        async def sender(worker: int, rounds: int) -> None:
+            for i in range(rounds):
+                await send(samples[(worker + i) % len(samples)])
+
+        for round_ in range(4):  # 64 at once; the first round opens the connections and is not counted
+            start = time.thread_time()
+            await asyncio.gather(*(sender(w, 5) for w in range(64)))
+            if round_:
+                out["ptb_send_64"].append((time.thread_time() - start) / (64 * 5))
+        for i in range(n):
+            update = {**private_message(FIRST_USER, FIRST_USER, "工地扬尘归谁管"), "update_id": i + 1}
+            start = time.thread_time()
+            Update.de_json(update, bot)
+            out["ptb_update"].append(time.thread_time() - start)
+    async with httpx.AsyncClient() as client:
+        url = f"{base_url}{PTB_PROBE_TOKEN}/sendMessage"
+        for i in range(n):
+            part = samples[i % len(samples)]
+            start = time.thread_time()
+            response = await client.post(
+                url,
+                data={"chat_id": PROBE_CHAT, "text": part.text, "parse_mode": "HTML", "reply_markup": "{}"},
+            )
+            response.json()
+            out["httpx_send"].append(time.thread_time() - start)
+    return out
+
+
+def measure_client_costs(fake: TimedFakeBotAPI, comp: Components) -> None:
+    """Run `client_costs` in a child process against the fake (which runs threads in this one)."""
+    fake.add_chat(private_chat(PROBE_CHAT))
+    samples = [
+        {"text": r.text, "buttons": [[[b.text, b.data, b.url] for b in row] for row in r.buttons]}
+        for r in comp.samples
+    ]
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--client-costs", fake.base_url],
+        cwd=ROOT,
+        input=json.dumps(samples, ensure_ascii=False),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    comp.ptb_send, comp.ptb_send_64 = figures["ptb_send"], figures["ptb_send_64"]
+    comp.ptb_update, comp.httpx_send = figures["ptb_update"], figures["httpx_send"]
+
+
+def serve_client_costs(base_url: str) -> None:
+    """The child side of `measure_client_costs`: samples as JSON on stdin, figures as one JSON line."""
+    samples = [
+        Rendered(item["text"], tuple(tuple(Button(*b) for b in row) for row in item["buttons"]))
+        for item in json.loads(sys.stdin.read())
+    ]
+    print(json.dumps(asyncio.run(client_costs(base_url, samples))))
+
+
 # ------------------------------------------------------------------------------------------- the bot
 
 
-def start_bot(fake: FakeBotAPI, db: Path, log_db: Path, workdir: Path, mode: str) -> subprocess.Popen[bytes]:
+def start_bot(
+    fake: FakeBotAPI, db: Path, log_db: Path, workdir: Path, mode: str, concurrency: int
+) -> subprocess.Popen[bytes]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
@@ -301,7 +420,14 @@ def start_bot(fake: FakeBotAPI, db: Path, log_db: Path, workdir: Path, mode: str
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"]
             if mode == "real"
-            else [sys.executable, str(Path(__file__).resolve()), "--serve", mode],
+            else [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--serve",
+                mode,
+                "--concurrency",
+                str(concurrency),
+            ],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -349,15 +475,13 @@ BOTS = {
 }
 
 
-def serve(mode: str) -> None:
+def serve(mode: str, concurrency: int) -> None:
     """A stand-in bot for the baselines (in the subprocess, from the same environment as the product).
 
     Same Application settings as bot/application.py (AIORateLimiter, 64 concurrent updates, long polling)
     and the same send path (`handlers.common.send`); the handler does only part of the product's work, so
     comparing the bots' CPU per answered question tells where it goes.
     """
-    import asyncio
-
     from telegram import Update
     from telegram.ext import AIORateLimiter, Application, MessageHandler, filters
 
@@ -389,7 +513,7 @@ def serve(mode: str) -> None:
         .token(settings.token)
         .base_url(settings.base_url)
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.rate_limit, max_retries=MAX_RETRIES))
-        .concurrent_updates(64)
+        .concurrent_updates(concurrency)
         .build()
     )
     text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
@@ -520,7 +644,8 @@ def analyse(
     records = [c for c in fake.records if c.token == BOT_TOKEN]
     errors = [c for c in records if not c.ok and c.at < run.stopped_at]
     shutdown_errors = [c for c in records if not c.ok and c.at >= run.stopped_at]
-    apologies = sum(1 for c in records if c.method == "sendMessage" and c.params.get("text") == APOLOGY)
+    apologies = [c.at for c in records if c.method == "sendMessage" and c.params.get("text") == APOLOGY]
+    server_errors = [e for at, e in fake.server_errors if at < run.stopped_at]
     sends = sorted((c for c in records if c.method == "sendMessage" and c.ok), key=lambda c: c.at)
     polls = [c for c in records if c.method == "getUpdates" and c.ok]
 
@@ -613,7 +738,11 @@ def analyse(
         "shutdown_error_kinds": sorted({f"{c.method} {c.status} {c.description}" for c in shutdown_errors})[
             :3
         ],
-        "apologies": apologies,
+        "apologies": sum(1 for at in apologies if at < run.stopped_at),
+        "apologies_after_sigterm": sum(1 for at in apologies if at >= run.stopped_at),
+        "fake_connection_errors": len(server_errors),
+        "fake_connection_error_kinds": sorted(set(server_errors))[:3],
+        "fake_connection_errors_after_sigterm": len(fake.server_errors) - len(server_errors),
         "replies_ok": len(sends),
         "per_question": dict(per_question),
         "extra_replies": extra,
@@ -650,9 +779,14 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
     drained = "not within the drain" if math.isinf(r["drained_in_s"]) else f"{r['drained_in_s']:.1f} s"
     stop = "killed after 10 s" if r["stop_seconds"] is None else f"{r['stop_seconds']:.1f} s"
     rows = [
-        ("bot", BOTS[args.bot]),
+        ("bot", BOTS[args.bot] + ("" if args.bot == "real" else f"; concurrent_updates({args.concurrency})")),
         ("users (private chats)", f"{r['users']}"),
-        ("fake's sockets", "as is (Nagle on)" if args.fake_as_is else "TCP_NODELAY (see --fake-as-is)"),
+        (
+            "fake's sockets",
+            "as is (Nagle on, backlog 5)"
+            if args.fake_as_is
+            else "TCP_NODELAY, backlog 256 (see --fake-as-is)",
+        ),
         (
             "offered rate (achieved)",
             f"{r['rate']:.0f}/s ({r['offered_rate']:.1f}/s; push p99 {r['push_late_p99_ms']:.1f} ms late)",
@@ -711,8 +845,13 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
             f"{ms(svc[50])} / {ms(svc[95])} / {ms(svc[99])} ms",
         ),
         (
-            "bot stop after SIGTERM; errors after SIGTERM",
-            f"{stop}; {r['shutdown_errors']} {'; '.join(r['shutdown_error_kinds'])}".strip(),
+            "connections the fake saw fail (reset …) before SIGTERM",
+            f"{r['fake_connection_errors']} {'; '.join(r['fake_connection_error_kinds'])}".strip(),
+        ),
+        (
+            "bot stop after SIGTERM; then: errors, apologies, failed connections",
+            f"{stop}; {r['shutdown_errors']} {'; '.join(r['shutdown_error_kinds'])}, "
+            f"{r['apologies_after_sigterm']}, {r['fake_connection_errors_after_sigterm']}",
         ),
         (
             f"target ≥ {TARGET_RATE:.0f}/s, p95 ≤ {TARGET_P95_MS:.0f} ms",
@@ -732,6 +871,10 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
         ("`UsageLog.region` + `record_question` (same disk as the bot's)", comp.usage),
         ("fake sendMessage round trip, no bot (http.client keep-alive)", comp.fake_rtt),
         ("… of which inside the fake's `handle`", comp.fake_handle),
+        ("PTB `send_message` to the fake, client-side CPU (as the product calls it)", comp.ptb_send),
+        ("… the same, 64 at once (mean per call in each of 3 rounds of 320)", comp.ptb_send_64),
+        ("bare httpx `AsyncClient.post` of a similar form, client-side CPU", comp.httpx_send),
+        ("PTB `Update.de_json` of one private text message, CPU", comp.ptb_update),
     ):
         p50, p95, p99 = (percentile(values, p) for p in (0.5, 0.95, 0.99))
         lines.append(f"| {name} | {ms(p50)} ms | {ms(p95)} ms | {ms(p99)} ms |")
@@ -752,20 +895,35 @@ def main() -> None:
     parser.add_argument(
         "--bot", choices=sorted(BOTS), default="real", help="the product, or a stand-in for a baseline"
     )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=64,
+        help="a stand-in's concurrent_updates (the product's is 64 and is not changed by this)",
+    )
     parser.add_argument("--serve", choices=sorted(BOTS), help=argparse.SUPPRESS)
+    parser.add_argument("--client-costs", metavar="BASE_URL", help=argparse.SUPPRESS)
     parser.add_argument(
         "--fake-as-is",
         action="store_true",
-        help="keep Nagle's algorithm on the fake's sockets (~40 ms per answer)",
+        help="keep the fake's sockets as they are: Nagle on (~40 ms per answer), listen backlog 5",
     )
     parser.add_argument("--bot-log", type=Path, help="copy the bot's stderr to this file")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.concurrency)
         return
-    if not (1 <= args.users <= 100_000 and 0 < args.rate <= 5000 and 1 <= args.seconds <= 600):
-        parser.error("--users 1..100000, --rate 0..5000, --seconds 1..600")
+    if args.client_costs:
+        serve_client_costs(args.client_costs)
+        return
+    if not (
+        1 <= args.users <= 100_000
+        and 0 < args.rate <= 5000
+        and 1 <= args.seconds <= 600
+        and args.concurrency >= 1
+    ):
+        parser.error("--users 1..100000, --rate 0..5000, --seconds 1..600, --concurrency ≥ 1")
     args.warmup = min(max(args.warmup, 0.0), 60.0)
     args.drain = min(max(args.drain, 1.0), 120.0)
 
@@ -787,12 +945,13 @@ def main() -> None:
         expected = expected_replies(kb, questions, comp)
         del kb
         time_usage_log(workdir / "usage-probe.db", questions, comp)
-        fake = TimedFakeBotAPI(nodelay=not args.fake_as_is)
+        fake = TimedFakeBotAPI(as_is=args.fake_as_is)
         fake.start()
         process: subprocess.Popen[bytes] | None = None
         try:
             probe_fake(fake, [t for texts in expected.values() for t in texts], comp)
-            process = start_bot(fake, db, workdir / "usage.db", workdir, args.bot)
+            measure_client_costs(fake, comp)
+            process = start_bot(fake, db, workdir / "usage.db", workdir, args.bot, args.concurrency)
             time.sleep(0.5)  # post_init's set_my_commands, then the first long poll
             run = run_load(fake, process, questions, expected, args)
             result = analyse(fake, run, expected, args)
@@ -821,6 +980,10 @@ def main() -> None:
                 ("usage_log", comp.usage),
                 ("fake_rtt", comp.fake_rtt),
                 ("fake_handle", comp.fake_handle),
+                ("ptb_send_cpu", comp.ptb_send),
+                ("httpx_send_cpu", comp.httpx_send),
+                ("ptb_update_cpu", comp.ptb_update),
+                ("ptb_send_64_cpu", comp.ptb_send_64),
             )
         }
         payload = {**result, "components": component_figures}

@@ -4,4 +4,6 @@ import sys
 
 from bot.cli import main
 
-sys.exit(main())
+# Guarded: build workers are spawned processes that import this module again.
+if __name__ == "__main__":
+    sys.exit(main())

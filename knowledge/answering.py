@@ -97,16 +97,21 @@ class Answerer:
                     gram_weights.setdefault(gram, EXPANSION_WEIGHT)
         gram_scores = self.index.bigrams.scores(gram_weights)
         name_scores = self.index.names.scores({g: w for g, w in gram_weights.items() if w >= 1.0})
-        fused = np.zeros(self.index.size, dtype=np.float32)
-        for field, weight in ((word_scores, 1.0), (gram_scores, BIGRAM_WEIGHT)):
-            best = field.max(initial=0.0)
-            if best > 0:
-                fused += np.float32(weight / best) * field
-        best_name = name_scores.max(initial=0.0)
-        if best_name > 0:
-            fused += np.float32(NAME_WEIGHT / best_name) * name_scores[self.index.name]
-        result: NDArray[np.float32] = fused * self.prior
-        return result
+        # In place: a question at national scale touches a few arrays of a million floats, not dozens.
+        fused = word_scores
+        best = fused.max(initial=0.0)
+        if best > 0:
+            fused *= np.float32(1.0 / best)
+        best = gram_scores.max(initial=0.0)
+        if best > 0:
+            gram_scores *= np.float32(BIGRAM_WEIGHT / best)
+            fused += gram_scores
+        best = name_scores.max(initial=0.0)
+        if best > 0:
+            name_scores *= np.float32(NAME_WEIGHT / best)
+            fused += name_scores[self.index.name]
+        fused *= self.prior
+        return fused
 
     def _coverage(
         self, candidates: Sequence[tuple[Clause, frozenset[str]]], understood: Understanding
@@ -140,18 +145,23 @@ class Answerer:
             family = self.parser.region_family(prefer_region)
             preferred = self._documents_mask({d.id for d in self.documents if d.region in family})
             scores = np.where(preferred, scores * np.float32(PREFERRED_REGION_BOOST), scores)
-        allowed, notes = self._allowed(understood)
-        masked = np.where(allowed, scores, np.float32(0.0))
-        if masked.max(initial=0.0) <= 0 and not allowed.all():
-            if understood.department_keys:
-                notes.append(f"{understood.department}的职责中没有找到相关内容，以下为其他部门的规定")
-            elif understood.region:
-                notes.append(f"{understood.region}的清单中没有找到相关内容，以下为其他文件的规定")
-            masked = scores
-        count = min(CANDIDATES, int(np.count_nonzero(masked > 0)))
-        if count == 0:
+        masked, notes = scores, []
+        if understood.document or understood.regions or understood.department_keys:
+            allowed, notes = self._allowed(understood)
+            masked = np.where(allowed, scores, np.float32(0.0))
+            if masked.max(initial=0.0) <= 0:
+                if understood.department_keys:
+                    notes.append(f"{understood.department}的职责中没有找到相关内容，以下为其他部门的规定")
+                elif understood.region:
+                    notes.append(f"{understood.region}的清单中没有找到相关内容，以下为其他文件的规定")
+                masked = scores
+        if len(masked) > CANDIDATES:
+            top = np.argpartition(masked, len(masked) - CANDIDATES)[-CANDIDATES:]
+        else:
+            top = np.arange(len(masked))
+        top = top[masked[top] > 0]
+        if len(top) == 0:
             return [], notes
-        top = np.argpartition(-masked, count - 1)[:count] if count < len(masked) else np.arange(len(masked))
         top = top[np.argsort(-masked[top], kind="stable")]
         candidates = self.store.get_many([int(p) + 1 for p in top])
         ranked = masked[top].astype(np.float64)

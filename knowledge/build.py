@@ -7,6 +7,7 @@ database serving.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -60,6 +61,17 @@ def adhoc_key(document_id: str, name: str) -> str:
     return "x" + hashlib.sha1(f"{document_id}:{name}".encode()).hexdigest()[:10]
 
 
+# Lists repeat their templates' wording: each distinct text is analysed once per build.
+@functools.lru_cache(maxsize=200_000)
+def _role(text: str) -> str:
+    return role_of(text)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _partners(text: str, own: frozenset[str], lexicon: DepartmentLexicon) -> tuple[str, ...]:
+    return partners_of(text, set(own), lexicon)
+
+
 def _section_number(section: str) -> int:
     head = section.split("、", 1)[0]
     return chinese_number(head) if head else 0
@@ -94,8 +106,8 @@ def _clause_rows(doc: _Parsed, lexicon: DepartmentLexicon, start_id: int) -> lis
                 "department_key": keys[0],
                 "subjects": json.dumps(keys),
                 "attribution": how,
-                "role": role_of(text),
-                "partners": json.dumps(list(partners_of(text, set(keys), lexicon)), ensure_ascii=False),
+                "role": _role(text),
+                "partners": json.dumps(list(_partners(text, frozenset(keys), lexicon)), ensure_ascii=False),
                 "text": text,
                 "original": unit.original,
                 "line_start": first_line,
@@ -264,7 +276,9 @@ def _write(
     lexicon_dir: Path,
 ) -> BuildReport:
     db = sqlite_utils.Database(path)
-    db.execute("PRAGMA journal_mode = DELETE")
+    # A private temporary file, renamed into place only when complete: no journal or fsync needed while writing.
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
     total_fixes: Counter[str] = Counter()
     per_document: dict[str, dict[str, int]] = {}
     documents: list[dict[str, Any]] = []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
@@ -72,19 +71,24 @@ def _remove_spacing(text: str) -> tuple[str, bool]:
     return "".join(out).strip(), changed
 
 
+# Full-width letters and digits to ASCII; ASCII punctuation that stands in Chinese text to full width.
+_WIDTH = str.maketrans(
+    {
+        **{
+            chr(c): chr(c - 0xFEE0)
+            for c in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))
+        },
+        **_ASCII_TO_FULL,
+    }
+)
+_OPEN_PAREN = re.compile(rf"\((?=[{CJK}])")
+_CLOSE_PAREN = re.compile(rf"(?<=[{CJK}])\)")
+
+
 def normalize_width(text: str) -> str:
     """Full-width letters and digits to ASCII; ASCII punctuation inside Chinese text to full width."""
-    chars = []
-    for ch in text:
-        code = ord(ch)
-        if 0xFF10 <= code <= 0xFF19 or 0xFF21 <= code <= 0xFF3A or 0xFF41 <= code <= 0xFF5A:
-            chars.append(unicodedata.normalize("NFKC", ch))
-        else:
-            chars.append(_ASCII_TO_FULL.get(ch, ch))
-    text = "".join(chars)
-    text = re.sub(rf"\((?=[{CJK}])", "（", text)
-    text = re.sub(rf"(?<=[{CJK}])\)", "）", text)
-    return text
+    text = text.translate(_WIDTH)
+    return _CLOSE_PAREN.sub("）", _OPEN_PAREN.sub("（", text))
 
 
 def is_cover_line(text: str) -> bool:

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from knowledge.tokenize import TextAnalyzer, bigrams
 
-PARALLEL_FROM = 20_000
+PARALLEL_FROM = 8_000
 CHUNK = 5_000
 
 
@@ -83,18 +83,38 @@ def _merge(parts: list[tuple[list[str], NDArray[np.int64], NDArray[np.int64]]]) 
 
 
 def tokenize_corpus(texts: Sequence[str], analyzer: TextAnalyzer, workers: int | None = None) -> CorpusTokens:
-    """Words and bigrams of every clause; parallel above PARALLEL_FROM clauses."""
-    chunks = [list(texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)]
+    """Words and bigrams of every clause; parallel above PARALLEL_FROM distinct texts.
+
+    Responsibility lists reuse wording from their templates, so each distinct text is cut once.
+    """
+    distinct = list(dict.fromkeys(texts))
+    position = {text: i for i, text in enumerate(distinct)}
+    chunks = [distinct[i : i + CHUNK] for i in range(0, len(distinct), CHUNK)]
     workers = workers or min(os.cpu_count() or 1, 8)
-    if len(texts) < PARALLEL_FROM or workers < 2:
+    if len(distinct) < PARALLEL_FROM or workers < 2:
         analyzer.warm_up()
         results = [_tokenize_chunk(chunk, analyzer) for chunk in chunks]
     else:
         context = multiprocessing.get_context("spawn")
         with context.Pool(workers, initializer=_init_worker, initargs=(analyzer.export(),)) as pool:
             results = pool.map(_tokenize_chunk, chunks)
+    words, grams = _merge([r[0] for r in results]), _merge([r[1] for r in results])
+    joined = [j for r in results for j in r[2]]
+    order = np.array([position[t] for t in texts], dtype=np.int64)
     return CorpusTokens(
-        words=_merge([r[0] for r in results]),
-        bigrams=_merge([r[1] for r in results]),
-        joined_words=[joined for r in results for joined in r[2]],
+        words=_expand(words, order),
+        bigrams=_expand(grams, order),
+        joined_words=[joined[i] for i in order.tolist()],
     )
+
+
+def _expand(field: FieldTokens, order: NDArray[np.int64]) -> FieldTokens:
+    """Tokens of the distinct texts laid out again for every clause, in clause order."""
+    starts = np.concatenate([[0], np.cumsum(field.lengths)])
+    lengths = field.lengths[order]
+    if len(order) == 0:
+        return FieldTokens(field.vocab, field.ids, lengths)
+    index = np.repeat(starts[order] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(
+        lengths.sum()
+    )
+    return FieldTokens(field.vocab, field.ids[index], lengths)

@@ -30,6 +30,14 @@ class DepartmentEntry:
     functions: tuple[str, ...] = ()
 
 
+_PLACE_END = "市县州旗盟区"
+
+
+def _without_place(name: str) -> list[str]:
+    """The name with each possible place prefix removed (a place ends in 市/县/州/旗/盟/区), shortest first."""
+    return [name[i + 1 :] for i, ch in enumerate(name[:10]) if ch in _PLACE_END and len(name) - i - 1 >= 2]
+
+
 def stem(name: str) -> str:
     """A department name without place prefix and office suffix: 州公安局 → 公安, 环境保护部门 → 环境保护."""
     name = _PLACE_PREFIX.sub("", name)
@@ -99,11 +107,17 @@ class DepartmentLexicon:
         return table
 
     def key_for_block(self, name: str) -> str | None:
-        """The department a block header names, or None when the lexicon does not know it."""
-        if name in self._by_exact_name:
-            return self._by_exact_name[name]
-        keys = self._by_stem.get(stem(name), set())
-        return next(iter(keys)) if len(keys) == 1 else None
+        """The department a block header names, or None when the lexicon does not know it.
+
+        A place before the name (昌吉州公安局, 某某县住建局) is stripped when what follows is a known department.
+        """
+        for candidate in (name, *_without_place(name)):
+            if candidate in self._by_exact_name:
+                return self._by_exact_name[candidate]
+            keys = self._by_stem.get(stem(candidate), set())
+            if len(keys) == 1:
+                return next(iter(keys))
+        return None
 
     def implied_by_function(self, text: str) -> tuple[str, str] | None:
         """(name, key) of the one body whose exclusive activity the text is about (检察公益诉讼 → 检察机关)."""
@@ -113,19 +127,29 @@ class DepartmentLexicon:
         entry = self.entries[keys.pop()]
         return (entry.written[0] if entry.written else entry.department.canonical), entry.department.key
 
+    @cached_property
+    def _written_pattern(self) -> re.Pattern[str]:
+        """All written names in one alternation, longest first, so each position takes its longest name."""
+        names = [re.escape(name) for name, _ in self._written]
+        return re.compile("|".join(names)) if names else re.compile(r"(?!)")
+
+    @cached_property
+    def _key_by_written(self) -> dict[str, str]:
+        table: dict[str, str] = {}
+        for name, key in self._written:
+            table.setdefault(name, key)
+        return table
+
     def mentions(self, text: str) -> list[tuple[int, str, str]]:
         """Non-overlapping (position, name, key) of written department names in text, left to right."""
+        found = [
+            (m.start(), m.group(), self._key_by_written[m.group()])
+            for m in self._written_pattern.finditer(text)
+        ]
         taken = [False] * len(text)
-        found = []
-        for name, key in self._written:
-            start = text.find(name)
-            while start >= 0:
-                end = start + len(name)
-                if not any(taken[start:end]):
-                    found.append((start, name, key))
-                    for i in range(start, end):
-                        taken[i] = True
-                start = text.find(name, end)
+        for position, name, _ in found:
+            for i in range(position, position + len(name)):
+                taken[i] = True
         for match in re.finditer(r"((?:[\u4e00-\u9fff]{2,8}、)+[\u4e00-\u9fff]{2,8})等(?:有关)?部门", text):
             # "会同环境保护、农牧业等部门": each listed stem names a department.
             pos = match.start(1)

@@ -21,7 +21,6 @@ from knowledge.retrieval import K1, B
 # On a large corpus, terms found in more than this share of clauses add little but cost the most time;
 # they are skipped unless they are among the question's few rarest terms. Small corpora are scored exactly.
 PRUNE_FROM_CLAUSES = 50_000
-PRUNE_SHARE = 0.2
 KEEP_RAREST = 3
 
 
@@ -65,15 +64,19 @@ class SparseField:
     docs: NDArray[np.int32]
     weights: NDArray[np.float32]
     n_docs: int
+    prune_share: float = 0.2  # see PRUNE_FROM_CLAUSES; character bigrams are far more common than words
 
     @classmethod
-    def load(cls, prefix: str, arrays: Mapping[str, NDArray[Any]], n_docs: int) -> SparseField:
+    def load(
+        cls, prefix: str, arrays: Mapping[str, NDArray[Any]], n_docs: int, prune_share: float = 0.2
+    ) -> SparseField:
         return cls(
             vocab=decode_vocab(arrays[f"{prefix}_vocab"]),
             indptr=arrays[f"{prefix}_indptr"],
             docs=arrays[f"{prefix}_docs"],
             weights=arrays[f"{prefix}_weights"],
             n_docs=n_docs,
+            prune_share=prune_share,
         )
 
     @classmethod
@@ -97,7 +100,7 @@ class SparseField:
         present = [(self.vocab[t], w) for t, w in weighted_terms.items() if t in self.vocab]
         if self.n_docs >= PRUNE_FROM_CLAUSES and len(present) > KEEP_RAREST:
             present.sort(key=lambda tw: int(self.indptr[tw[0] + 1] - self.indptr[tw[0]]))
-            limit = PRUNE_SHARE * self.n_docs
+            limit = self.prune_share * self.n_docs
             present = present[:KEEP_RAREST] + [
                 (t, w) for t, w in present[KEEP_RAREST:] if self.indptr[t + 1] - self.indptr[t] <= limit
             ]

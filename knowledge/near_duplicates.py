@@ -21,6 +21,7 @@ SHINGLE = 8
 THRESHOLD = 0.6
 SAMPLE = 8
 COMMON_HASH_DOCS = 50
+SKETCH_MARGIN = 0.15  # the sampled estimate is checked exactly only when within this of the threshold
 _PRIME = np.uint64(1_000_003)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -87,14 +88,21 @@ def _candidate_pairs(sketches: list[NDArray[np.uint64]], threshold: float) -> li
 
 def choose_copies(candidates: list[Candidate], threshold: float = THRESHOLD) -> list[Decision]:
     """For each near-duplicate pair, which copy to keep and why; every other document is kept."""
-    pairs = _candidate_pairs([sketch(c.text) for c in candidates], threshold)
+    sketches = [sketch(c.text) for c in candidates]
+    exact: dict[int, set[str]] = {}
     removed: set[str] = set()
     decisions = []
-    for i, j in pairs:
+    for i, j in _candidate_pairs(sketches, threshold):
         a, b = candidates[i], candidates[j]
         if a.document_id in removed or b.document_id in removed:
             continue
-        overlap = containment(shingles(a.text), shingles(b.text))
+        smaller = max(1, min(len(sketches[i]), len(sketches[j])))
+        if (
+            len(np.intersect1d(sketches[i], sketches[j], assume_unique=True))
+            < (threshold - SKETCH_MARGIN) * smaller
+        ):
+            continue
+        overlap = containment(exact.setdefault(i, shingles(a.text)), exact.setdefault(j, shingles(b.text)))
         if overlap < threshold:
             continue
         keep, drop = (b, a) if len(b.anomalies) < len(a.anomalies) else (a, b)

@@ -80,6 +80,13 @@ class QueryParser:
         self.regions = regions
         self.known = known
         self.titles = {doc_id: normalize(title) for doc_id, title in (titles or {}).items()}
+        # Every TITLE_MATCH_CHARS-long piece of every title → the documents whose title holds it.
+        self._title_pieces: dict[str, list[str]] = {}
+        for doc_id, title in self.titles.items():
+            for i in range(len(title) - TITLE_MATCH_CHARS + 1):
+                docs = self._title_pieces.setdefault(title[i : i + TITLE_MATCH_CHARS], [])
+                if not docs or docs[-1] != doc_id:
+                    docs.append(doc_id)
         self.out_of_scope = sorted(
             {normalize(t) for t in out_of_scope or () if len(t) >= 2}, key=len, reverse=True
         )
@@ -88,6 +95,11 @@ class QueryParser:
             for phrase in spoken:
                 table.setdefault(normalize(phrase), []).extend(written)
         self.everyday = sorted(table.items(), key=lambda kv: -len(kv[0]))
+        # Phrases by their first two characters (one-character phrases by that character), with their rank in
+        # `everyday`, so a question is scanned once instead of once per phrase.
+        self._phrases_at: dict[str, list[tuple[int, str]]] = {}
+        for rank, (phrase, _) in enumerate(self.everyday):
+            self._phrases_at.setdefault(phrase[:2], []).append((rank, phrase))
         self._dept_names = sorted(
             (
                 (normalize(name), e.department.key)
@@ -127,7 +139,13 @@ class QueryParser:
     def _find_document(self, text: str) -> tuple[str, str]:
         """A document named by a long piece of its title (「构建现代环境治理体系」), and the text without it."""
         best_id, best = "", ""
-        for doc_id, title in self.titles.items():
+        candidates = dict.fromkeys(
+            doc_id
+            for i in range(len(text) - TITLE_MATCH_CHARS + 1)
+            for doc_id in self._title_pieces.get(text[i : i + TITLE_MATCH_CHARS], ())
+        )
+        for doc_id in candidates:
+            title = self.titles[doc_id]
             piece = _longest_common_substring(text, title)
             # Long enough to name this document, not just to share its generic words (生态环境保护…).
             if len(piece) >= max(TITLE_MATCH_CHARS, TITLE_MATCH_SHARE * len(title)) and len(piece) > len(
@@ -155,9 +173,17 @@ class QueryParser:
         return "", "", text
 
     def _expansions(self, text: str) -> list[Expansion]:
+        """Everyday phrases in the text, longest first; a phrase whose span is already taken is skipped."""
+        occurrences: dict[int, int] = {}  # phrase rank → first position
+        for i in range(len(text)):
+            for key in (text[i : i + 2], text[i]):
+                for rank, phrase in self._phrases_at.get(key, ()):
+                    if text.startswith(phrase, i):
+                        occurrences.setdefault(rank, i)
         found: list[Expansion] = []
         taken = [False] * len(text)
-        for phrase, written in self.everyday:
+        for rank in sorted(occurrences):
+            phrase, written = self.everyday[rank]
             start = text.find(phrase)
             while start >= 0:
                 end = start + len(phrase)

@@ -69,7 +69,7 @@ class ClauseIndex:
         keys = decode_vocab(arrays["department_keys"])
         return cls(
             words=SparseField.load("words", arrays, n),
-            bigrams=SparseField.load("bigrams", arrays, n),
+            bigrams=SparseField.load("bigrams", arrays, n, prune_share=0.05),
             names=SparseField.load("names", arrays, n_names),
             document=arrays["clause_document"],
             department=arrays["clause_department"],
@@ -89,7 +89,8 @@ class ClauseIndex:
 
     def clauses_of(self, keys: Iterable[str]) -> NDArray[np.bool_]:
         """Mask of the clauses whose subjects include any of these department keys."""
-        wanted = [i for i, k in enumerate(self.department_keys) if k in set(keys)]
+        keys = set(keys)
+        wanted = [i for i, k in enumerate(self.department_keys) if k in keys]
         mask = np.zeros(self.size, dtype=bool)
         if wanted:
             mask[self.subject_clause[np.isin(self.subject_department, wanted)]] = True

@@ -90,6 +90,7 @@ def read_everyday(path: Path) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
 # jieba's own dictionary has 349k words and takes ~1 s to load; its words at or above this frequency (36k)
 # plus every word that occurs in the corpus load in ~0.1 s and cut questions the same way.
 COMMON_WORD_FREQ = 100
+PRESENCE_SAMPLE = 200_000
 
 
 def _jieba_dictionary() -> Iterable[tuple[str, int]]:
@@ -116,7 +117,9 @@ class TextAnalyzer:
     @classmethod
     def from_lexicons(cls, lexicon_dir: Path, departments: DepartmentLexicon, corpus: str) -> TextAnalyzer:
         """The dictionary for one build: common words, words of the corpus, and the project's lexicons."""
-        present = _substrings(normalize(corpus))
+        # Words of the corpus beyond jieba's common ones; the first PRESENCE_SAMPLE characters (the seed documents
+        # come first) show the vocabulary without building a set of every substring of a national corpus.
+        present = _substrings(normalize(corpus[:PRESENCE_SAMPLE]))
         words: dict[str, int] = {
             w: f for w, f in _jieba_dictionary() if f >= COMMON_WORD_FREQ or w in present
         }

@@ -7,7 +7,11 @@ or `{"ok": false, "error_code": …, "description": …}`) and validates what Te
 entities, text length, callback data, inline results, command lists, "message is not modified" …
 
 Tests drive it with `push_update` and observe with `calls`, `wait_for`, `sent_messages`; they inject
-failures with `fail_next` (429 with retry_after, 5xx …) and `drop_next` (connection closed unanswered).
+failures with `fail_next` (429 with retry_after, 5xx …), `fail_for` (the same for a few seconds, e.g. 409
+Conflict on getUpdates as when two instances poll), `drop_next` (connection closed unanswered) and `hang_next`
+(the request is held unanswered until the client gives up, bounded, then closed: nothing is done).
+In webhook mode (`setWebhook`) getUpdates answers 409 as Telegram does, and `post_to_webhook` delivers an
+update to the bot's webhook with or without the secret-token header.
 
 Only loopback is used; long polls are bounded to one second; `stop()` ends every thread it started.
 """
@@ -16,9 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import http.client
 import json
 import math
 import re
+import select
 import socket
 import threading
 import time
@@ -67,7 +73,7 @@ JSON_FIELDS = frozenset(
 INT_FIELDS = frozenset(
     _words(
         "chat_id from_chat_id message_id message_thread_id reply_to_message_id user_id offset limit "
-        "timeout cache_time"
+        "timeout cache_time max_connections"
     )
 )
 BOOL_FIELDS = frozenset(
@@ -587,6 +593,7 @@ class Call:
     at: float = field(default_factory=time.monotonic)
     injected: bool = False
     files: dict[str, bytes] = field(default_factory=dict)
+    held_seconds: float = 0.0  # how long a `hang_next` call was held before the connection was closed
 
     @property
     def ok(self) -> bool:
@@ -617,12 +624,35 @@ class _Fault:
     times: int
 
 
+@dataclass
+class _TimedFault:
+    code: int
+    description: str
+    retry_after: int | None
+    until: float
+
+
+@dataclass
+class _Hang:
+    """Returned by `FakeBotAPI.handle` for a call to hold unanswered (see `hang_next`)."""
+
+    call: Call
+    max_seconds: float
+
+
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
 METHODS = tuple(
     _words(
         "getMe getUpdates deleteWebhook getWebhookInfo setMyCommands getMyCommands deleteMyCommands "
         "setMyDescription getMyDescription setMyShortDescription getMyShortDescription sendMessage "
         "editMessageText editMessageReplyMarkup deleteMessage answerCallbackQuery answerInlineQuery "
-        "sendChatAction setChatMenuButton getChatMenuButton getChat close logOut"
+        "sendChatAction setChatMenuButton getChatMenuButton getChat close logOut setWebhook"
     )
 )
 _CANONICAL = {name.lower(): name for name in METHODS}
@@ -649,7 +679,10 @@ class FakeBotAPI:
         # injected faults
         self._faults: dict[str, deque[_Fault]] = {}
         self._drops: Counter[str] = Counter()
+        self._hangs: dict[str, deque[float]] = {}
+        self._timed_faults: dict[str, _TimedFault] = {}
         self._flood_until: dict[tuple[str, Any], float] = {}
+        self.webhook: JSON = {}  # the last setWebhook's parameters; {} when none is set
         # Telegram state
         self._updates: list[JSON] = []
         self._next_update_id = 1
@@ -870,11 +903,83 @@ class FakeBotAPI:
         with self._lock:
             self._drops[method] += times
 
+    def fail_for(
+        self, method: str, seconds: float, error_code: int, description: str, retry_after: int | None = None
+    ) -> None:
+        """Answer every call of `method` with this error for the next `seconds` (replaces an earlier window).
+
+        E.g. 409 Conflict on getUpdates while another instance polls, or a 429 storm: each 429 also opens
+        the per-chat flood-wait window that `fail_next` opens.
+        """
+        with self._lock:
+            until = time.monotonic() + seconds
+            self._timed_faults[method] = _TimedFault(error_code, description, retry_after, until)
+
+    def hang_next(self, method: str, times: int = 1, max_seconds: float = 30.0) -> None:
+        """Hold the next `times` calls of `method` unanswered until the client closes the connection (its
+        timeout) or `max_seconds` pass, then close it: nothing is done, as when Telegram never got the request.
+        """
+        with self._lock:
+            self._hangs.setdefault(method, deque()).extend([max_seconds] * times)
+
+    def post_to_webhook(
+        self,
+        update: JSON,
+        secret_token: str | None,
+        *,
+        content_type: str = "application/json",
+        timeout: float = 10.0,
+    ) -> tuple[int, int]:
+        """Deliver `update` to the webhook set with setWebhook (loopback only), as Telegram does.
+
+        `secret_token` is sent as X-Telegram-Bot-Api-Secret-Token (None: no header). The update's chats become
+        known as with `push_update`. Returns (HTTP status of the bot's answer, the update_id assigned).
+        """
+        update = copy.deepcopy(update)
+        with self._lock:
+            url = str(self.webhook.get("url") or "")
+            if not url:
+                raise AssertionError("no webhook is set (setWebhook was not called)")
+            update_id = self._next_update_id
+            self._next_update_id += 1
+            update["update_id"] = update_id
+            self._register_update(update)
+        parts = urlsplit(url)
+        if parts.hostname not in LOOPBACK_HOSTS:
+            raise AssertionError(f"the fake only delivers to a loopback webhook, not {url!r}")
+        headers = {"Content-Type": content_type}
+        if secret_token is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret_token
+        body = json.dumps(update, ensure_ascii=False).encode("utf-8")
+        connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+        try:
+            connection.request("POST", parts.path or "/", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status, update_id
+        finally:
+            connection.close()
+
+    def hold(self, connection: socket.socket, hang: _Hang) -> None:
+        """Keep `connection` open and unanswered until the client closes it, `max_seconds`, or stop()."""
+        started = time.monotonic()
+        deadline = started + hang.max_seconds
+        while not self._stopping and time.monotonic() < deadline:
+            try:
+                readable, _, _ = select.select([connection], [], [], 0.05)
+                if readable and not connection.recv(1, socket.MSG_PEEK):
+                    break  # the client closed its end (e.g. its read timeout)
+            except (OSError, ValueError):
+                break
+        with self._cond:
+            hang.call.held_seconds = time.monotonic() - started
+            self._cond.notify_all()
+
     # ---------------------------------------------------------------- request handling
     def handle(
         self, token: str, method_name: str, params: JSON, files: dict[str, bytes]
-    ) -> tuple[int, JSON] | None:
-        """Status and JSON body for one request, or None to drop the connection."""
+    ) -> tuple[int, JSON] | _Hang | None:
+        """Status and JSON body for one request, None to drop the connection, or a _Hang to hold it."""
         method = _CANONICAL.get(method_name.lower(), method_name)
         with self._lock:
             if token not in self.tokens:
@@ -887,6 +992,13 @@ class FakeBotAPI:
                 call.injected = True
                 self._record(call)
                 return None
+            hangs = self._hangs.get(method)
+            if hangs:
+                call.status = 0
+                call.response = None
+                call.injected = True
+                self._record(call)
+                return _Hang(call, hangs.popleft())
             fault = self._take_fault(method, params)
         if fault is not None:
             call.injected = True
@@ -917,6 +1029,13 @@ class FakeBotAPI:
     def _take_fault(self, method: str, params: JSON) -> ApiError | None:
         key = (method, params.get("chat_id"))
         now = time.monotonic()
+        timed = self._timed_faults.get(method)
+        if timed is not None:
+            if now < timed.until:
+                if timed.code == 429 and timed.retry_after:
+                    self._flood_until[key] = now + timed.retry_after
+                return ApiError(timed.description, timed.code, timed.retry_after)
+            del self._timed_faults[method]
         queue = self._faults.get(method)
         if queue:
             fault = queue[0]
@@ -996,6 +1115,9 @@ class FakeBotAPI:
             or (offset is not None and not isinstance(offset, int))
         ):
             raise ApiError("Bad Request: wrong parameter type")
+        with self._lock:
+            if self.webhook:
+                raise ApiError(WEBHOOK_CONFLICT, 409)
         limit = max(1, min(limit, 100))
         deadline = time.monotonic() + min(max(timeout, 0), LONG_POLL_CAP_SECONDS)
         with self._cond:
@@ -1040,10 +1162,36 @@ class FakeBotAPI:
         if params.get("drop_pending_updates"):
             self.undelivered.extend(self._updates)
             self._updates = []
+        self.webhook = {}
+        return True
+
+    def _m_setWebhook(self, params: JSON) -> bool:
+        """As a local Bot API server: http is accepted (loopback only here); an empty url removes it."""
+        url = params.get("url")
+        if not isinstance(url, str):
+            raise ApiError("Bad Request: bad webhook: URL must be a string")
+        if not url:
+            return self._m_deleteWebhook(params)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ApiError("Bad Request: bad webhook: Wrong URL host")
+        if parts.hostname not in LOOPBACK_HOSTS:
+            raise ApiError("Bad Request: bad webhook: the fake Bot API only calls loopback webhooks")
+        secret = params.get("secret_token")
+        if secret is not None and (not isinstance(secret, str) or not SECRET_TOKEN_RE.fullmatch(secret)):
+            raise ApiError("Bad Request: bad webhook: secret token contains unallowed characters")
+        if params.get("drop_pending_updates"):
+            self.undelivered.extend(self._updates)
+            self._updates = []
+        self.webhook = {k: copy.deepcopy(v) for k, v in params.items() if k != "certificate"}
         return True
 
     def _m_getWebhookInfo(self, params: JSON) -> JSON:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+        return {
+            "url": str(self.webhook.get("url") or ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
 
     def _m_close(self, params: JSON) -> bool:
         return True
@@ -1415,6 +1563,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(exc.code, exc.body())
             return
         answer = self.api.handle(token, method, params, files)
+        if isinstance(answer, _Hang):
+            self.api.hold(self.connection, answer)
+            answer = None
         if answer is None:
             self.close_connection = True
             with contextlib.suppress(OSError):
