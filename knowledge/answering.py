@@ -145,7 +145,8 @@ class Answerer:
             family = self.parser.region_family(prefer_region)
             preferred = self._documents_mask({d.id for d in self.documents if d.region in family})
             scores = np.where(preferred, scores * np.float32(PREFERRED_REGION_BOOST), scores)
-        masked, notes = scores, []
+        masked = scores
+        notes: list[str] = []
         if understood.document or understood.regions or understood.department_keys:
             allowed, notes = self._allowed(understood)
             masked = np.where(allowed, scores, np.float32(0.0))
