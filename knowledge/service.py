@@ -65,7 +65,6 @@ def open_readonly(path: Path) -> sqlite3.Connection:
 class LoadedData:
     documents: tuple[DocumentInfo, ...]
     set_aside: tuple[SetAside, ...]
-    blocks: dict[str, tuple[DepartmentCount, ...]]
     lexicon: DepartmentLexicon
     analyzer: TextAnalyzer
     build_info: dict[str, str]
@@ -105,13 +104,6 @@ def _load(path: Path) -> LoadedData:
             )
             for r in conn.execute("SELECT * FROM departments ORDER BY key")
         )
-        blocks: dict[str, list[DepartmentCount]] = defaultdict(list)
-        for r in conn.execute("SELECT * FROM blocks ORDER BY document_id, position"):
-            key = r["department_key"]
-            canonical = lexicon.get(key).canonical if key in lexicon.entries else r["department"]
-            blocks[r["document_id"]].append(
-                DepartmentCount(r["department"], key, canonical, r["block"], r["count"])
-            )
         analyzer = TextAnalyzer.from_export(info["analyzer"])
     except (sqlite3.DatabaseError, KeyError, json.JSONDecodeError) as exc:
         raise DatabaseCorrupt(
@@ -125,7 +117,6 @@ def _load(path: Path) -> LoadedData:
     return LoadedData(
         documents=tuple(documents),
         set_aside=tuple(set_aside),
-        blocks={k: tuple(v) for k, v in blocks.items()},
         lexicon=lexicon,
         analyzer=analyzer,
         build_info=info,
@@ -206,7 +197,14 @@ class KnowledgeBase:
 
     def departments(self) -> tuple[DocumentDepartments, ...]:
         """The department blocks of each document with their duty counts (narratives have none)."""
-        return tuple(DocumentDepartments(d, self.data.blocks.get(d.id, ())) for d in self.data.documents)
+        blocks: dict[str, list[DepartmentCount]] = defaultdict(list)
+        for r in self.store.sql("SELECT * FROM blocks ORDER BY document_id, position"):
+            key = r["department_key"]
+            canonical = self.lexicon.get(key).canonical if key in self.lexicon.entries else r["department"]
+            blocks[r["document_id"]].append(
+                DepartmentCount(r["department"], key, canonical, r["block"], r["count"])
+            )
+        return tuple(DocumentDepartments(d, tuple(blocks.get(d.id, ()))) for d in self.data.documents)
 
     def duties(self, name: str) -> DutiesResult:
         """A department's duties across documents, found by any of its names, old or new."""

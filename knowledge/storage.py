@@ -160,6 +160,10 @@ class ClauseStore:
                 self._cache.popitem(last=False)
         return [found[i] for i in ids if i in found]
 
+    def sql(self, sql: str, params: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
+        """Rows of any read-only query on this thread's connection."""
+        yield from self._conn().execute(sql, params)
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Clause]:
         for r in self._conn().execute(sql, params):
             yield self._clause(r)[0]
