@@ -74,6 +74,7 @@ STARTUP_TIMEOUT = 90.0
 STOP_TIMEOUT = 10.0
 SETTLE_SECONDS = 1.0  # after the last reply, how long to keep watching for duplicates
 TARGET_RATE = 150.0
+PRODUCT_CONCURRENCY = 64  # bot/application.py: .concurrent_updates(64)
 TARGET_P95_MS = 250.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -419,7 +420,7 @@ def start_bot(
     with (workdir / "bot-stderr.log").open("wb") as err:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"]
-            if mode == "real"
+            if mode == "real" and concurrency == PRODUCT_CONCURRENCY
             else [
                 sys.executable,
                 str(Path(__file__).resolve()),
@@ -475,6 +476,24 @@ BOTS = {
 }
 
 
+def serve_product(concurrency: int) -> None:
+    """The product (`python -m bot run`) with one setting overridden in this process: concurrent_updates.
+
+    bot/application.py is not changed: ApplicationBuilder.concurrent_updates is wrapped before it runs.
+    """
+    from telegram.ext import ApplicationBuilder
+
+    from bot.cli import main as cli_main
+
+    original = ApplicationBuilder.concurrent_updates
+
+    def forced(self: Any, concurrent_updates: Any) -> Any:
+        return original(self, concurrency)
+
+    ApplicationBuilder.concurrent_updates = forced  # type: ignore[method-assign]
+    sys.exit(cli_main(["run"]))
+
+
 def serve(mode: str, concurrency: int) -> None:
     """A stand-in bot for the baselines (in the subprocess, from the same environment as the product).
 
@@ -490,6 +509,9 @@ def serve(mode: str, concurrency: int) -> None:
     from bot.settings import Settings
     from handlers.common import send
 
+    if mode == "real":
+        serve_product(concurrency)
+        return
     settings = Settings.from_env()
     configure_logging(settings)
     kb = KnowledgeBase.open(settings.db_path)
@@ -779,7 +801,12 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
     drained = "not within the drain" if math.isinf(r["drained_in_s"]) else f"{r['drained_in_s']:.1f} s"
     stop = "killed after 10 s" if r["stop_seconds"] is None else f"{r['stop_seconds']:.1f} s"
     rows = [
-        ("bot", BOTS[args.bot] + ("" if args.bot == "real" else f"; concurrent_updates({args.concurrency})")),
+        (
+            "bot",
+            BOTS[args.bot]
+            + ("" if args.concurrency == PRODUCT_CONCURRENCY else " (overridden)") * (args.bot == "real")
+            + f"; concurrent_updates({args.concurrency})",
+        ),
         ("users (private chats)", f"{r['users']}"),
         (
             "fake's sockets",
@@ -898,8 +925,8 @@ def main() -> None:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=64,
-        help="a stand-in's concurrent_updates (the product's is 64 and is not changed by this)",
+        default=PRODUCT_CONCURRENCY,
+        help="concurrent_updates: a stand-in's, or the product's overridden at run time (its code is unchanged)",
     )
     parser.add_argument("--serve", choices=sorted(BOTS), help=argparse.SUPPRESS)
     parser.add_argument("--client-costs", metavar="BASE_URL", help=argparse.SUPPRESS)

@@ -26,7 +26,7 @@ from knowledge.cleaning import CleanLine, clean_lines, compact
 from knowledge.corpus_tokens import CorpusTokens, tokenize_corpus
 from knowledge.departments import LEXICON_PATH, DepartmentLexicon
 from knowledge.errors import SourceError
-from knowledge.index import build_field, encode_vocab
+from knowledge.index import BIGRAM_SHARE, WORD_SHARE, build_field, encode_vocab
 from knowledge.manifest import MANIFEST_PATH, SourceSpec, load_manifest, read_source
 from knowledge.models import BuildReport, SetAside
 from knowledge.near_duplicates import Candidate, choose_copies
@@ -255,8 +255,12 @@ def _index_arrays(
         "subject_department": np.array(subject_key, dtype=np.int32),
         "department_keys": encode_vocab(list(keys)),
     }
-    arrays.update(build_field("words", tokens.words.vocab, tokens.words.ids, tokens.words.lengths))
-    arrays.update(build_field("bigrams", tokens.bigrams.vocab, tokens.bigrams.ids, tokens.bigrams.lengths))
+    arrays.update(
+        build_field("words", tokens.words.vocab, tokens.words.ids, tokens.words.lengths, WORD_SHARE)
+    )
+    arrays.update(
+        build_field("bigrams", tokens.bigrams.vocab, tokens.bigrams.ids, tokens.bigrams.lengths, BIGRAM_SHARE)
+    )
     arrays.update(
         build_field(
             "names", list(name_vocab), name_ids, np.array([len(ts) for ts in name_tokens], dtype=np.int64)

@@ -22,6 +22,8 @@ from knowledge.retrieval import K1, B
 # they are skipped unless they are among the question's few rarest terms. Small corpora are scored exactly.
 PRUNE_FROM_CLAUSES = 50_000
 KEEP_RAREST = 3
+WORD_SHARE = 0.2
+BIGRAM_SHARE = 0.05
 
 
 def encode_vocab(terms: Sequence[str]) -> NDArray[np.uint8]:
@@ -34,9 +36,17 @@ def decode_vocab(data: NDArray[Any]) -> dict[str, int]:
 
 
 def build_field(
-    prefix: str, vocab: Sequence[str], ids: NDArray[np.int64], lengths: NDArray[np.int64]
+    prefix: str,
+    vocab: Sequence[str],
+    ids: NDArray[np.int64],
+    lengths: NDArray[np.int64],
+    max_share: float = 1.0,
 ) -> dict[str, NDArray[Any]]:
-    """Arrays of one field from its token ids (flat, clause after clause) and each clause's token count."""
+    """Arrays of one field from its token ids (flat, clause after clause) and each clause's token count.
+
+    On a corpus of PRUNE_FROM_CLAUSES clauses or more, terms in more than `max_share` of the clauses keep their
+    statistics but not their postings: the query path skips them there, and they are most of the index's size.
+    """
     n_docs = len(lengths)
     docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
     keys, tf = np.unique(ids.astype(np.int64) * max(n_docs, 1) + docs, return_counts=True)
@@ -47,6 +57,13 @@ def build_field(
     idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
     norm = K1 * (1.0 - B + B * lengths.astype(np.float64) / avgdl)
     weights = idf[term] * tf * (K1 + 1.0) / (tf + norm[doc])
+    if n_docs >= PRUNE_FROM_CLAUSES and max_share < 1.0:
+        kept = df[term] <= max_share * n_docs
+        doc, weights, df = (
+            doc[kept],
+            weights[kept],
+            np.bincount(term[kept], minlength=len(vocab)).astype(np.int64),
+        )
     return {
         f"{prefix}_vocab": encode_vocab(vocab),
         f"{prefix}_indptr": np.concatenate([[0], np.cumsum(df)]).astype(np.int64),
@@ -64,11 +81,13 @@ class SparseField:
     docs: NDArray[np.int32]
     weights: NDArray[np.float32]
     n_docs: int
-    prune_share: float = 0.2  # see PRUNE_FROM_CLAUSES; character bigrams are far more common than words
+    prune_share: float = (
+        WORD_SHARE  # see PRUNE_FROM_CLAUSES; character bigrams are far more common than words
+    )
 
     @classmethod
     def load(
-        cls, prefix: str, arrays: Mapping[str, NDArray[Any]], n_docs: int, prune_share: float = 0.2
+        cls, prefix: str, arrays: Mapping[str, NDArray[Any]], n_docs: int, prune_share: float = WORD_SHARE
     ) -> SparseField:
         return cls(
             vocab=decode_vocab(arrays[f"{prefix}_vocab"]),

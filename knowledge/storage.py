@@ -22,10 +22,10 @@ from knowledge.array_file import read_arrays
 from knowledge.build import ATTRIBUTIONS, ROLES
 from knowledge.departments import DepartmentLexicon
 from knowledge.errors import DatabaseCorrupt
-from knowledge.index import SparseField, decode_vocab
+from knowledge.index import BIGRAM_SHARE, SparseField, decode_vocab
 from knowledge.models import Clause, DocumentInfo
 
-CACHED_CLAUSES = 20_000
+CACHED_CLAUSES = 5_000
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -69,7 +69,7 @@ class ClauseIndex:
         keys = decode_vocab(arrays["department_keys"])
         return cls(
             words=SparseField.load("words", arrays, n),
-            bigrams=SparseField.load("bigrams", arrays, n, prune_share=0.05),
+            bigrams=SparseField.load("bigrams", arrays, n, prune_share=BIGRAM_SHARE),
             names=SparseField.load("names", arrays, n_names),
             document=arrays["clause_document"],
             department=arrays["clause_department"],
