@@ -37,7 +37,7 @@ KNOWLEDGE = ROOT / "knowledge"
 MATERIAL = ("000_1a339b870c1f782d.txt", "003_699e7109b801e591.txt")
 # Clauses the real documents contribute (544 in the build of 2026-11); only used to aim at the total.
 REAL_CLAUSES = 544
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 SHINGLE = 8
 
 _SECTION = re.compile(r"^([一二三四五六七八九十]+)、(.*)$")
@@ -190,28 +190,17 @@ VARIANTS = (
 SUBSET_SHARE = (0.35, 0.55)
 MIN_SUBSET = 4
 EXTRA_PIECES = (30, 40, 22, 8)
-# A local clause now and then names a place of the region, as real lists do.
+# A local clause now and then names the region or its townships, as real lists do. It carries no topic
+# words of its own (a clause 「…重点抓好某某饮用水水源地…」 would make any department answer for water sources).
 LOCAL_CLAUSE_SHARE = 0.4
 LOCAL_CLAUSES = (
-    "重点抓好{place}的生态环境保护",
-    "做好{place}周边环境综合整治",
-    "落实{place}生态保护要求",
     "结合{S}实际抓好落实",
-    "定期向{U}委、{U}人民政府报告{place}有关情况",
-    "加强{place}等重点区域监督管理",
+    "定期向{U}委、{U}人民政府报告工作情况",
+    "重点抓好{place}、{place2}等乡镇的落实",
+    "指导{place}、{place2}做好相关工作",
+    "加强对{place}等重点乡镇的督促指导",
 )
-PLACE_SUFFIXES = (
-    "河",
-    "河流域",
-    "湖",
-    "水库",
-    "湿地公园",
-    "工业园区",
-    "经济技术开发区",
-    "自然保护区",
-    "森林公园",
-    "饮用水水源地",
-)
+TOWN_SUFFIXES = ("镇", "乡", "街道")
 
 # ---------------------------------------------------------------------------------------------------------
 # Regions: real provinces; invented prefectures and counties named from common place-name characters.
@@ -390,11 +379,16 @@ def _forbidden_names(knowledge: Path) -> str:
     return re.sub(r"\s+", "", "".join(parts))
 
 
-def make_regions(rng: random.Random, prefectures: int, counties: int, knowledge: Path) -> list[Region]:
-    """Invented prefectures (each in a real province) and counties (each in an invented prefecture)."""
+def place_names(rng: random.Random, knowledge: Path) -> list[str]:
+    """Invented two-character place names, none of which occurs in the real texts, lexicon or questions."""
     forbidden = _forbidden_names(knowledge)
     names = [a + b for a in NAME_FIRST for b in NAME_SECOND if a != b and a + b not in forbidden]
     rng.shuffle(names)
+    return names
+
+
+def make_regions(rng: random.Random, prefectures: int, counties: int, names: list[str]) -> list[Region]:
+    """Invented prefectures (each in a real province) and counties (each in an invented prefecture)."""
     needed = prefectures + counties
     if needed > len(names):
         raise SystemExit(f"only {len(names)} region names available, {needed} needed")
@@ -465,7 +459,14 @@ def _replacer(pairs: list[tuple[str, str]]) -> re.Pattern[str] | None:
 class DocumentWriter:
     """One synthetic duty list: its text, its manifest entry, and its duty texts (for the overlap check)."""
 
-    def __init__(self, rng: random.Random, material: dict[str, DeptMaterial], region: Region, number: int):
+    def __init__(
+        self,
+        rng: random.Random,
+        material: dict[str, DeptMaterial],
+        region: Region,
+        number: int,
+        town_names: list[str],
+    ):
         self.rng = rng
         self.material = material
         self.region = region
@@ -479,19 +480,17 @@ class DocumentWriter:
         self.pattern = _replacer(pairs)
         self.duties: list[str] = []
         self.subsets: dict[str, DeptMaterial] = {}
-        # Places of this region that local clauses name: rivers, lakes, parks, nature reserves.
-        self.places = [region.short + rng.choice(PLACE_SUFFIXES) for _ in range(6)] + [
-            rng.choice(NAME_FIRST) + rng.choice(NAME_SECOND) + rng.choice(PLACE_SUFFIXES) for _ in range(6)
-        ]
+        # Townships of this region that local clauses name (invented names, none found in the real texts).
+        self.places = [rng.choice(town_names) + rng.choice(TOWN_SUFFIXES) for _ in range(8)]
 
     def _sub(self, text: str) -> str:
         if self.pattern is None:
             return text
         return self.pattern.sub(lambda m: self.table[m.group(0)], text)
 
-    def _fill(self, template: str, place: str = "") -> str:
+    def _fill(self, template: str, place: str = "", place2: str = "") -> str:
         r = self.region
-        return template.format(R=r.name, S=r.short, U=r.unit, place=place)
+        return template.format(R=r.name, S=r.short, U=r.unit, place=place, place2=place2)
 
     def _subset(self, dept: DeptType) -> DeptMaterial:
         """This document's share of the material of a kind of department: lists descend from different
@@ -540,7 +539,8 @@ class DocumentWriter:
                 pieces.pop()
             text = self._sub("".join(pieces)).rstrip("，；。")
             if rng.random() < LOCAL_CLAUSE_SHARE:
-                text += "，" + self._fill(rng.choice(LOCAL_CLAUSES), rng.choice(self.places))
+                towns = rng.sample(self.places, 2)
+                text += "，" + self._fill(rng.choice(LOCAL_CLAUSES), towns[0], towns[1])
             text += "。"
             if text not in self.duties:
                 break
@@ -707,7 +707,9 @@ def generate(
     prefectures = min(300, -(-wanted // prefecture_size))
     counties = max(0, -(-(wanted - prefectures * prefecture_size) // county_size))
     # A few spare regions in case lists come out short of the target.
-    regions = make_regions(rng, prefectures, counties + counties // 4 + 20, knowledge)
+    names = place_names(rng, knowledge)
+    regions = make_regions(rng, prefectures, counties + counties // 4 + 20, names)
+    town_names = names[len(regions) :] or names  # townships never share a region's name
 
     if out.exists():
         shutil.rmtree(out)
@@ -727,7 +729,7 @@ def generate(
             break
         size = prefecture_size if region.level == "prefecture" else county_size
         target = min(round(size * rng.uniform(0.8, 1.2)), wanted - total)
-        writer = DocumentWriter(rng, material, region, number)
+        writer = DocumentWriter(rng, material, region, number, town_names)
         text, entry, count = writer.text_and_entry(max(target, 40))
         (out / "sources" / str(entry["file"])).write_text(text, encoding="utf-8")
         manifest.append(_toml_entry(entry))

@@ -94,3 +94,9 @@ def test_a_reload_with_a_bad_manifest_keeps_serving(tiny_knowledge_dir: Path, tm
     with pytest.raises(SourceError, match="missing"):
         holder.reload()
     assert holder.current is before
+
+
+def test_a_missing_index_is_rebuilt_on_start(built: Path, tiny_knowledge_dir: Path) -> None:
+    index_path(built).unlink()
+    kb = open_knowledge(built, tiny_knowledge_dir)
+    assert index_path(built).exists() and kb.ask("社会生活噪声归谁管").answers
