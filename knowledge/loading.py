@@ -6,7 +6,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from knowledge.build import build_database, input_fingerprint
+from knowledge.build import build_database, index_path, input_fingerprint
 from knowledge.errors import DatabaseCorrupt
 from knowledge.manifest import KNOWLEDGE_DIR
 from knowledge.service import KnowledgeBase
@@ -33,9 +33,8 @@ def open_knowledge(path: Path, knowledge_dir: Path = KNOWLEDGE_DIR, *, rebuild: 
     A corrupt file is not silently replaced: the caller gets DatabaseCorrupt with what to run.
     """
     manifest, lexicon_dir = knowledge_dir / "manifest.toml", knowledge_dir / "lexicon"
-    if rebuild and (
-        not path.exists() or stored_fingerprint(path) != input_fingerprint(manifest, lexicon_dir)
-    ):
+    missing = not path.exists() or not index_path(path).exists()
+    if rebuild and (missing or stored_fingerprint(path) != input_fingerprint(manifest, lexicon_dir)):
         if path.exists() and stored_fingerprint(path) is None:
             raise DatabaseCorrupt(
                 f"{path} is not a readable knowledge database: rebuild it with `python -m bot build`"
