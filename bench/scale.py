@@ -327,6 +327,13 @@ def db_facts(db: Path) -> dict[str, Any]:
                 ).fetchone()
                 facts["synthetic_dept_known"] = known or 0
                 facts["synthetic_dept_adhoc"] = unknown or 0
+                facts["adhoc_examples"] = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT DISTINCT department FROM clauses WHERE document_id LIKE 'syn-%' "
+                        "AND department_key LIKE 'x%' LIMIT 6"
+                    )
+                ]
             except sqlite3.DatabaseError:
                 pass
         finally:
@@ -516,6 +523,10 @@ def measure_size(label: str, clauses: int | None, args: argparse.Namespace) -> d
         if real_dropped:
             notes.append(f"a REAL document was set aside: {real_dropped}")
         syn_dropped = [s for s in res["db"]["set_aside"] if s.startswith("syn-")]
+        if not any(x.startswith("im2015-copy2") for x in res["db"]["set_aside"]):
+            notes.append(
+                "the damaged copy 001 (im2015-copy2) was NOT set aside: its clauses are indexed beside 000's"
+            )
         if syn_dropped:
             notes.append(
                 f"{len(syn_dropped)} synthetic lists set aside as near-duplicates: {syn_dropped[:5]}"
@@ -600,6 +611,29 @@ def measure_size(label: str, clauses: int | None, args: argparse.Namespace) -> d
 
 # ---------------------------------------------------------------------------------------------------------
 # Report
+
+
+def revision() -> str:
+    """The commit measured, and whether the product code had uncommitted changes at the time."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "knowledge", "bot"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown revision"
+    state = (
+        f"with uncommitted changes in {len(dirty.splitlines())} files of knowledge/ and bot/"
+        if dirty
+        else "clean"
+    )
+    return f"commit {head or '?'} ({state})"
 
 
 def machine() -> str:
@@ -782,16 +816,19 @@ def notes_text(results: list[dict[str, Any]]) -> list[str]:
         if r.get("overlap"):
             o = r["overlap"]
             lines.append(
-                f"- {r['label']}: near-duplicate check of the generator on {o['pairs']} random pairs: containment "
-                f"max {o['max_between']:.2f} (mean {o['mean_between']:.2f}) between synthetic lists, max "
-                f"{o['max_against_real']:.2f} against 000/003 (the build sets a copy aside at 0.60)"
+                f"- {r['label']}: generator's near-duplicate check: 8-character shingle containment max "
+                f"{o['max_between']:.2f} (mean {o['mean_between']:.2f}) over {o['pairs']} random pairs of "
+                f"synthetic lists, max {o['max_against_real']:.2f} (mean {o['mean_against_real']:.2f}) of every "
+                "synthetic list against 000 and 003 (the build sets a copy aside at 0.60)"
             )
         facts = r.get("db", {})
         if facts.get("synthetic_dept_adhoc"):
             lines.append(
                 f"- {r['label']}: {facts['synthetic_dept_adhoc']} of "
                 f"{facts['synthetic_dept_adhoc'] + facts.get('synthetic_dept_known', 0)} synthetic clauses got an "
-                "ad-hoc department key (the lexicon does not resolve place-prefixed names such as 某某市公安局)"
+                "ad-hoc department key (a block name the lexicon does not resolve, e.g. "
+                + "、".join(facts.get("adhoc_examples", [])[:4])
+                + ")"
             )
     return lines
 
@@ -811,6 +848,14 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, started: str
         "",
         f"Measured {started} with `.venv/bin/python bench/scale.py --sizes {args.sizes} --questions "
         f"{args.questions} --repeat {args.repeat}` (seed {args.seed}).",
+        "",
+        f"Product: {args.revision_at_start} at the start"
+        + (
+            f", {end} at the end"
+            if (end := revision()) != args.revision_at_start
+            else ", unchanged to the end"
+        )
+        + ".",
         "",
         f"Machine: {machine()}. The machine is shared (another engineer's work ran at the same time), so "
         "absolute timings are noisy; the ratio to the naive reference, timed in the same run on the same "
@@ -859,6 +904,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    args.revision_at_start = revision()
     OUT.mkdir(parents=True, exist_ok=True)
     sizes: list[tuple[str, int | None]] = [] if args.no_baseline else [("real", None)]
     for text in args.sizes.split(","):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import Update
+from telegram import Message, Update
 
 from handlers.common import BotContext
 from knowledge.errors import KnowledgeError
@@ -22,12 +22,20 @@ def _is_admin(update: Update, context: BotContext) -> bool:
     return allowed
 
 
-async def stats(update: Update, context: BotContext) -> None:
+async def _admin_message(update: Update, context: BotContext) -> Message | None:
+    """The message to answer when an admin sent it; otherwise refuse (and log) and return None."""
     message = update.effective_message
     if message is None:
-        return
+        return None
     if not _is_admin(update, context):
         await message.reply_text(REFUSED)
+        return None
+    return message
+
+
+async def stats(update: Update, context: BotContext) -> None:
+    message = await _admin_message(update, context)
+    if message is None:
         return
     s = await asyncio.to_thread(context.services.usage.stats)
     lines = [
@@ -43,11 +51,8 @@ async def stats(update: Update, context: BotContext) -> None:
 
 
 async def reload(update: Update, context: BotContext) -> None:
-    message = update.effective_message
+    message = await _admin_message(update, context)
     if message is None:
-        return
-    if not _is_admin(update, context):
-        await message.reply_text(REFUSED)
         return
     try:
         report = await asyncio.to_thread(context.services.knowledge.reload)

@@ -103,18 +103,18 @@ def test_many_chats_at_once(load_bot: RunningBot, reliability: Recorder) -> None
             texts.append((62_001 + g * 100 + k, text))
         groups[chat] = texts
 
-    # Push round by round, chats in a shuffled order: a chat's questions keep their order.
+    # Push everything at once, chats in a shuffled order, each chat's questions back to back (as when someone
+    # sends three questions in a row, or several people in a group ask together).
     asked_group: dict[int, list[int]] = defaultdict(list)  # group → question message ids, in order
-    rounds = max(max(len(q) for q in private.values()), GROUP_QUESTIONS)
+    order = list(private) + list(groups)
+    rng.shuffle(order)
     started = time.monotonic()
-    for r in range(rounds):
-        chats = [c for c in private if r < len(private[c])] + list(groups)
-        rng.shuffle(chats)
-        for chat in chats:
-            if chat > 0:
-                bot.push(tu.private_message(chat, chat, private[chat][r]))
-            else:
-                user, text = groups[chat][r]
+    for chat in order:
+        if chat > 0:
+            for question in private[chat]:
+                bot.push(tu.private_message(chat, chat, question))
+        else:
+            for user, text in groups[chat]:
                 update = bot.push(tu.group_message(chat, user, text))
                 asked_group[chat].append(update["message"]["message_id"])
     pushed = time.monotonic() - started
