@@ -49,7 +49,9 @@ ADMIN_COMMANDS = [
     BotCommand("stats", "使用统计"),
     BotCommand("reload", "从源文件重建知识库"),
 ]
-MAX_RETRIES = 3
+MAX_RETRIES = 5
+# A leaky bucket of capacity C refilling C per minute sends at most 2C in any minute: Telegram allows 20 per group.
+GROUP_BURST = 10
 
 
 async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -85,7 +87,14 @@ def build_application(
         Application.builder()
         .token(settings.token)
         .context_types(ContextTypes(context=BotContext))
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.rate_limit, max_retries=MAX_RETRIES))
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=settings.rate_limit,
+                group_max_rate=GROUP_BURST,
+                group_time_period=60,
+                max_retries=MAX_RETRIES,
+            )
+        )
         .concurrent_updates(64)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
@@ -106,7 +115,7 @@ def run_bot(settings: Settings) -> None:
     if settings.webhook_url:
         path = urlparse(settings.webhook_url).path.lstrip("/") or "telegram"
         application.run_webhook(
-            listen="0.0.0.0",
+            listen=settings.webhook_listen,
             port=settings.webhook_port,
             url_path=path,
             webhook_url=settings.webhook_url,

@@ -54,6 +54,8 @@ class Settings:
     webhook_url: str = ""
     webhook_secret: str = field(default="", repr=False)
     webhook_port: int = 8443
+    # Behind a reverse proxy terminating TLS (the usual setup) the webhook listens on loopback only.
+    webhook_listen: str = "127.0.0.1"
     # Telegram's documented ceiling for a bot's outgoing messages; raise it only for a local Bot API server.
     rate_limit: float = 30.0
 
@@ -125,4 +127,5 @@ class Settings:
             webhook_secret=secret,
             webhook_port=port,
             rate_limit=rate_limit,
+            webhook_listen=env.get("WEBHOOK_LISTEN", "").strip() or "127.0.0.1",
         )

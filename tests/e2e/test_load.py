@@ -212,7 +212,7 @@ def test_a_busy_group_gets_at_most_20_messages_a_minute(load_bot: RunningBot, re
     asked = []
     for k in range(BUSY_QUESTIONS):
         update = bot.push(
-            tu.group_message(BUSY_GROUP, 63_001 + k, f"/ask@{BOT_USERNAME} {QUESTIONS[k % 18]}")
+            tu.group_message(BUSY_GROUP, 63_001 + k, f"/ask@{BOT_USERNAME} {QUESTIONS[k % len(QUESTIONS)]}")
         )
         asked.append(update["message"]["message_id"])
     started = time.monotonic()
