@@ -68,21 +68,30 @@ class Decision:
 
 
 def _candidate_pairs(sketches: list[NDArray[np.uint64]], threshold: float) -> list[tuple[int, int]]:
+    """Pairs of documents that share many of their *rare* sampled shingles.
+
+    A hash found in more than COMMON_HASH_DOCS documents is a stock phrase (or a template many lists copy); it is
+    not evidence that two documents are one. Two conversions of one document still share the shingles no other
+    document has — those that cross the boundaries of recombined or templated wording — so each document is
+    measured against its own rare hashes.
+    """
     postings: dict[int, list[int]] = defaultdict(list)
     for doc, hashes in enumerate(sketches):
         for h in hashes.tolist():
             postings[h].append(doc)
     shared: Counter[tuple[int, int]] = Counter()
+    rare: Counter[int] = Counter()
     for docs in postings.values():
-        if 1 < len(docs) <= COMMON_HASH_DOCS:
-            for i, a in enumerate(docs):
-                for b in docs[i + 1 :]:
-                    shared[(a, b)] += 1
+        if len(docs) > COMMON_HASH_DOCS:
+            continue
+        for doc in docs:
+            rare[doc] += 1
+        for i, a in enumerate(docs):
+            for b in docs[i + 1 :]:
+                shared[(a, b)] += 1
     # Sampling makes the estimate noisy on short texts: keep pairs well below the threshold for the exact check.
     return sorted(
-        pair
-        for pair, n in shared.items()
-        if n >= 0.5 * threshold * max(1, min(len(sketches[pair[0]]), len(sketches[pair[1]])))
+        pair for pair, n in shared.items() if n >= 0.5 * threshold * max(1, min(rare[pair[0]], rare[pair[1]]))
     )
 
 

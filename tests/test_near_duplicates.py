@@ -55,3 +55,21 @@ def test_the_copy_with_fewer_anomalies_wins_whatever_the_order() -> None:
 def test_containment_of_a_truncated_copy_is_total() -> None:
     whole = shingles("一二三四五六七八九十" * 5)
     assert containment(whole, shingles(("一二三四五六七八九十" * 5)[:30])) == 1.0
+
+
+def test_a_copy_is_found_even_when_many_other_documents_reuse_its_wording() -> None:
+    """National corpora reuse templates: the stock sentences many lists share must not hide a real copy."""
+    import random
+
+    rng = random.Random(7)
+    template = [f"第{i}条加强环境保护工作落实生态环境保护责任推进第{i * 7}项重点任务。" for i in range(300)]
+    original = "".join(template)
+    damaged = "".join(template[:200]) + "".join(template[250:])  # truncated copy
+    others = []
+    for n in range(120):  # each list reuses half the template, mixed with wording of its own
+        own = ["".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(30)) + "。" for _ in range(300)]
+        mixed = rng.sample(template, 150) + own
+        rng.shuffle(mixed)
+        others.append(Candidate(f"other{n}", "".join(mixed), ()))
+    candidates = [Candidate("original", original, ()), Candidate("damaged", damaged, ("gap",)), *others]
+    assert [(d.kept, d.set_aside) for d in choose_copies(candidates)] == [("original", "damaged")]
