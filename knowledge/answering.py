@@ -27,6 +27,7 @@ BIGRAM_WEIGHT = 0.5
 NAME_WEIGHT = 0.3
 MAX_ANSWERS = 8
 CANDIDATES = 60
+NEAR_BEST = 0.2
 # Share of the topic (by characters) that may be unknown to every list before the question is refused.
 MAX_MISSING_SHARE = 0.75
 LEAD_PREFERENCE = 0.8  # a leading clause within this share of an assisting one's score is shown instead
@@ -156,11 +157,14 @@ class Answerer:
                 elif understood.region:
                     notes.append(f"{understood.region}的清单中没有找到相关内容，以下为其他文件的规定")
                 masked = scores
-        if len(masked) > CANDIDATES:
-            top = np.argpartition(masked, len(masked) - CANDIDATES)[-CANDIDATES:]
-        else:
-            top = np.arange(len(masked))
-        top = top[masked[top] > 0]
+        # Selecting among a million mostly-zero scores is slow (ties), so only clauses near the best compete;
+        # the field widens to every match when fewer than CANDIDATES are near it.
+        best = float(masked.max(initial=0.0))
+        top = np.flatnonzero(masked >= NEAR_BEST * best) if best > 0 else np.zeros(0, dtype=np.int64)
+        if len(top) < CANDIDATES:
+            top = np.flatnonzero(masked > 0)
+        if len(top) > CANDIDATES:
+            top = top[np.argpartition(masked[top], len(top) - CANDIDATES)[-CANDIDATES:]]
         if len(top) == 0:
             return [], notes
         top = top[np.argsort(-masked[top], kind="stable")]

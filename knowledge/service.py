@@ -37,6 +37,7 @@ from knowledge.storage import ClauseIndex, ClauseStore, connect_readonly
 from knowledge.tokenize import TextAnalyzer, bigrams
 
 log = logging.getLogger(__name__)
+FULL_CHECK_BYTES = 50 * 1024 * 1024
 REQUIRED_TABLES = {"documents", "blocks", "clauses", "clause_subjects", "departments", "build_info"}
 
 
@@ -46,7 +47,16 @@ def open_readonly(path: Path) -> sqlite3.Connection:
         raise DatabaseMissing(f"no knowledge database at {path}: run `python -m bot build` (or `make build`)")
     try:
         conn = connect_readonly(path)
-        if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+        page_count = conn.execute("PRAGMA page_count").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        if path.stat().st_size < page_count * page_size:
+            raise DatabaseCorrupt(f"{path} is truncated: rebuild it with `python -m bot build`")
+        # A full check reads every page: done for databases of ordinary size, skipped at national scale where it
+        # would cost seconds at every start (truncation and a damaged header or schema are still caught here).
+        if (
+            page_count * page_size <= FULL_CHECK_BYTES
+            and conn.execute("PRAGMA quick_check").fetchone()[0] != "ok"
+        ):
             raise DatabaseCorrupt(f"{path} failed its integrity check: rebuild it with `python -m bot build`")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:

@@ -100,3 +100,18 @@ def test_a_missing_index_is_rebuilt_on_start(built: Path, tiny_knowledge_dir: Pa
     index_path(built).unlink()
     kb = open_knowledge(built, tiny_knowledge_dir)
     assert index_path(built).exists() and kb.ask("社会生活噪声归谁管").answers
+
+
+def test_a_truncated_database_is_detected_without_a_full_check(
+    built: Path, monkeypatch: pytest.MonkeyPatch, reliability: Recorder
+) -> None:
+    from knowledge import service
+
+    monkeypatch.setattr(service, "FULL_CHECK_BYTES", 0)  # as for a national-scale database
+    data = built.read_bytes()
+    built.write_bytes(data[: len(data) - 4096])
+    with pytest.raises(DatabaseCorrupt, match="truncated"):
+        KnowledgeBase.open(built)
+    reliability.record(
+        "Faults", "truncated knowledge database detected at start (size check, any scale)", 1, 1
+    )
