@@ -523,10 +523,6 @@ def measure_size(label: str, clauses: int | None, args: argparse.Namespace) -> d
         if real_dropped:
             notes.append(f"a REAL document was set aside: {real_dropped}")
         syn_dropped = [s for s in res["db"]["set_aside"] if s.startswith("syn-")]
-        if not any(x.startswith("im2015-copy2") for x in res["db"]["set_aside"]):
-            notes.append(
-                "the damaged copy 001 (im2015-copy2) was NOT set aside: its clauses are indexed beside 000's"
-            )
         if syn_dropped:
             notes.append(
                 f"{len(syn_dropped)} synthetic lists set aside as near-duplicates: {syn_dropped[:5]}"
@@ -822,6 +818,20 @@ def notes_text(results: list[dict[str, Any]]) -> list[str]:
                 "synthetic list against 000 and 003 (the build sets a copy aside at 0.60)"
             )
         facts = r.get("db", {})
+        if "set_aside" in facts and not any(x.startswith("im2015-copy2") for x in facts["set_aside"]):
+            lines.append(
+                f"- {r['label']}: the damaged copy 001 (im2015-copy2) was **not set aside**: its clauses are "
+                "indexed beside 000's (duty counts of the 2015 departments double, traps can fail)"
+            )
+        naive = r.get("naive", {})
+        if naive.get("stopped"):
+            lines.append(
+                f"- {r['label']}: naive reference: {naive['stopped']} after {naive.get('timed')} of "
+                f"{naive.get('questions', 0) * naive.get('repeat', 1)} timings (its index took "
+                f"{naive.get('index_s')} s; the run is bounded to {NAIVE_BUDGET} s)"
+            )
+        if naive.get("error"):
+            lines.append(f"- {r['label']}: naive reference failed: {naive['error']}")
         if facts.get("synthetic_dept_adhoc"):
             lines.append(
                 f"- {r['label']}: {facts['synthetic_dept_adhoc']} of "
@@ -842,19 +852,16 @@ def write_results(text: str) -> None:
     RESULTS.write_text(current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n", encoding="utf-8")
 
 
-def report(results: list[dict[str, Any]], args: argparse.Namespace, started: str) -> str:
+def report(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    start_rev, end_rev = meta.get("revision_at_start", "?"), meta.get("revision_at_end", "?")
     parts = [
         SECTION,
         "",
-        f"Measured {started} with `.venv/bin/python bench/scale.py --sizes {args.sizes} --questions "
-        f"{args.questions} --repeat {args.repeat}` (seed {args.seed}).",
+        f"Measured {meta['started']} with `.venv/bin/python bench/scale.py --sizes {meta['sizes']} --questions "
+        f"{meta['questions']} --repeat {meta['repeat']}` (seed {meta['seed']}).",
         "",
-        f"Product: {args.revision_at_start} at the start"
-        + (
-            f", {end} at the end"
-            if (end := revision()) != args.revision_at_start
-            else ", unchanged to the end"
-        )
+        f"Product: {start_rev} at the start"
+        + (f", {end_rev} at the end" if end_rev != start_rev else ", unchanged to the end")
         + ".",
         "",
         f"Machine: {machine()}. The machine is shared (another engineer's work ran at the same time), so "
@@ -896,8 +903,14 @@ def main(argv: list[str] | None = None) -> int:
     # internal: the serving process
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--questions-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--report-only", action="store_true", help="re-render bench/out/scale-results.json (no measuring)"
+    )
     args = parser.parse_args(argv)
 
+    if args.report_only:
+        saved = json.loads((OUT / "scale-results.json").read_text(encoding="utf-8"))
+        return render(saved, write=not args.no_results)
     if args.serve:
         questions = [q for q in args.questions_file.read_text(encoding="utf-8").splitlines() if q.strip()]
         print(json.dumps(serve(args.serve, questions, args.repeat, SERVE_LIMIT * 0.6), ensure_ascii=False))
@@ -924,12 +937,24 @@ def main(argv: list[str] | None = None) -> int:
             result.setdefault(key, {})
         print(f"   {label} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         results.append(result)
-    text = report(results, args, started)
+    meta = {
+        "started": started,
+        "sizes": args.sizes,
+        "questions": args.questions,
+        "repeat": args.repeat,
+        "seed": args.seed,
+        "revision_at_start": args.revision_at_start,
+        "revision_at_end": revision(),
+    }
+    saved = {"meta": meta, "results": results}
+    (OUT / "scale-results.json").write_text(json.dumps(saved, ensure_ascii=False, indent=1), encoding="utf-8")
+    return render(saved, write=not args.no_results)
+
+
+def render(saved: dict[str, Any], *, write: bool) -> int:
+    text = report(saved["results"], saved["meta"])
     print(text)
-    (OUT / "scale-results.json").write_text(
-        json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8"
-    )
-    if not args.no_results:
+    if write:
         write_results(text)
     return 0
 

@@ -686,7 +686,9 @@ def analyse(
     shutdown_errors = [c for c in records if not c.ok and c.at >= run.stopped_at]
     apologies = [c.at for c in records if c.method == "sendMessage" and c.params.get("text") == APOLOGY]
     server_errors = [e for at, e in fake.server_errors if at < run.stopped_at]
-    sends = sorted((c for c in records if c.method == "sendMessage" and c.ok), key=lambda c: c.at)
+    # Replies count up to SIGTERM (the end of the drain); PTB may keep answering its queue while it stops.
+    all_sends = [c for c in records if c.method == "sendMessage" and c.ok]
+    sends = sorted((c for c in all_sends if c.at < run.stopped_at), key=lambda c: c.at)
     polls = [c for c in records if c.method == "getUpdates" and c.ok]
 
     delivered: dict[int, float] = {}
@@ -774,6 +776,7 @@ def analyse(
         "fake_send_service": {p: percentile(send_service, p / 100) for p in (50, 95, 99)},
         "errors": len(errors),
         "error_kinds": sorted({f"{c.method} {c.status} {c.description}" for c in errors})[:5],
+        "replies_after_sigterm": len(all_sends) - len(sends),
         "shutdown_errors": len(shutdown_errors),
         "shutdown_error_kinds": sorted({f"{c.method} {c.status} {c.description}" for c in shutdown_errors})[
             :3
@@ -894,8 +897,8 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
             f"{r['fake_connection_errors']} {'; '.join(r['fake_connection_error_kinds'])}".strip(),
         ),
         (
-            "bot stop after SIGTERM; then: errors, apologies, failed connections",
-            f"{stop}; {r['shutdown_errors']} {'; '.join(r['shutdown_error_kinds'])}, "
+            "bot stop after SIGTERM; then: replies (not counted above), errors, apologies, failed connections",
+            f"{stop}; {r['replies_after_sigterm']}, {r['shutdown_errors']} {'; '.join(r['shutdown_error_kinds'])}, "
             f"{r['apologies_after_sigterm']}, {r['fake_connection_errors_after_sigterm']}",
         ),
         (

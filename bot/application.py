@@ -95,7 +95,8 @@ def build_application(
                 max_retries=MAX_RETRIES,
             )
         )
-        .concurrent_updates(64)
+        # More updates in flight make each request dearer in httpx's connection pool (bench/RESULTS.md).
+        .concurrent_updates(16)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )

@@ -55,6 +55,8 @@ class UsageLog:
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode = WAL")
+        # WAL with NORMAL sync loses at most the last transactions on power loss, never consistency.
+        self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.executescript(SCHEMA)
 
     def close(self) -> None:

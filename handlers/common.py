@@ -157,19 +157,22 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
         await _answer(update, context, message, question)
 
 
+def _ask_and_log(
+    services: Services, update_id: int, chat_id: int, chat_type: str, question: str
+) -> tuple[AnswerSet, int]:
+    """The blocking part of answering, in one hop off the event loop: region, knowledge call, usage log."""
+    region = services.usage.region(chat_id) if chat_id else ""
+    result = services.knowledge.current.ask(question, region)
+    top = result.answers[0].clause.department if result.answers else ""
+    return result, services.usage.record_question(update_id, chat_type, result.outcome, top, question)
+
+
 async def _answer(update: Update, context: BotContext, message: Message, question: str) -> None:
     services = context.services
     chat = update.effective_chat
-    region = await asyncio.to_thread(services.usage.region, chat.id) if chat else ""
-    result = await asyncio.to_thread(services.knowledge.current.ask, question, region)
-    top = result.answers[0].clause.department if result.answers else ""
-    question_id = await asyncio.to_thread(
-        services.usage.record_question,
-        update.update_id,
-        chat.type if chat else "",
-        result.outcome,
-        top,
-        question,
+    chat_id, chat_type = (chat.id, str(chat.type)) if chat else (0, "")
+    result, question_id = await asyncio.to_thread(
+        _ask_and_log, services, update.update_id, chat_id, chat_type, question
     )
     services.remember(question_id, result)
     log.debug("question %d: %s -> %s", question_id, question, result.outcome)

@@ -704,8 +704,14 @@ class FakeBotAPI:
 
         class Handler(_Handler):
             api = fake
+            # Without TCP_NODELAY every small response waits ~40 ms for delayed ACKs (Nagle).
+            disable_nagle_algorithm = True
 
-        server = ThreadingHTTPServer((self._host, 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # The default backlog of 5 resets connections when a load test opens many at once.
+            request_queue_size = 256
+
+        server = Server((self._host, 0), Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
