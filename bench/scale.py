@@ -434,7 +434,13 @@ def score_dev(db: Path, corpus: Path, log: Path, mem_limit_gb: float) -> dict[st
 
 def measure_size(label: str, clauses: int | None, args: argparse.Namespace) -> dict[str, Any]:
     """Everything for one size; each step's failure is recorded and the next step still runs when it can."""
-    res: dict[str, Any] = {"label": label, "target_clauses": clauses, "notes": []}
+    res: dict[str, Any] = {
+        "label": label,
+        "target_clauses": clauses,
+        "notes": [],
+        "measured": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "revision": revision(),
+    }
     notes: list[str] = res["notes"]
     work = OUT / f"run-{label}"
     work.mkdir(parents=True, exist_ok=True)
@@ -904,13 +910,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--questions-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--report-only", action="store_true", help="re-render bench/out/scale-results.json (no measuring)"
+        "--report-only",
+        action="store_true",
+        help="report the last result of each of --sizes (bench/out/run-*/result.json) without measuring",
     )
     args = parser.parse_args(argv)
 
     if args.report_only:
-        saved = json.loads((OUT / "scale-results.json").read_text(encoding="utf-8"))
-        return render(saved, write=not args.no_results)
+        return render(collect(args), write=not args.no_results)
     if args.serve:
         questions = [q for q in args.questions_file.read_text(encoding="utf-8").splitlines() if q.strip()]
         print(json.dumps(serve(args.serve, questions, args.repeat, SERVE_LIMIT * 0.6), ensure_ascii=False))
@@ -937,6 +944,8 @@ def main(argv: list[str] | None = None) -> int:
             result.setdefault(key, {})
         print(f"   {label} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         results.append(result)
+        partial = {"meta": {"started": started, "partial": True}, "results": results}
+        (OUT / "scale-results.json").write_text(json.dumps(partial, ensure_ascii=False, indent=1), "utf-8")
     meta = {
         "started": started,
         "sizes": args.sizes,
@@ -949,6 +958,34 @@ def main(argv: list[str] | None = None) -> int:
     saved = {"meta": meta, "results": results}
     (OUT / "scale-results.json").write_text(json.dumps(saved, ensure_ascii=False, indent=1), encoding="utf-8")
     return render(saved, write=not args.no_results)
+
+
+def collect(args: argparse.Namespace) -> dict[str, Any]:
+    """The last result of each size (bench/out/run-<size>/result.json), for a report over runs that were
+    measured separately (a size re-run alone after a failure or an interruption)."""
+    labels = ([] if args.no_baseline else ["real"]) + [
+        label_of(synthetic.parse_size(t)) for t in args.sizes.split(",") if t.strip()
+    ]
+    results = []
+    for label in labels:
+        path = OUT / f"run-{label}" / "result.json"
+        if path.is_file():
+            result = json.loads(path.read_text(encoding="utf-8"))
+            for key in ("build", "db", "serve", "cold", "dev", "naive"):
+                result.setdefault(key, {})
+            results.append(result)
+    measured = sorted(r.get("measured", "?") for r in results)
+    revisions = list(dict.fromkeys(r.get("revision", "?") for r in results))
+    meta = {
+        "started": f"{measured[0]} – {measured[-1]} (sizes measured in separate runs)" if measured else "?",
+        "sizes": args.sizes,
+        "questions": args.questions,
+        "repeat": args.repeat,
+        "seed": args.seed,
+        "revision_at_start": revisions[0] if revisions else "?",
+        "revision_at_end": revisions[-1] if revisions else "?",
+    }
+    return {"meta": meta, "results": results}
 
 
 def render(saved: dict[str, Any], *, write: bool) -> int:

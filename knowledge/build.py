@@ -386,6 +386,7 @@ def _write(
         [
             {"key": "schema_version", "value": str(SCHEMA_VERSION)},
             {"key": "inputs", "value": fingerprint},
+            {"key": "knowledge_dir", "value": str(lexicon_dir.parent.resolve())},
             {"key": "report", "value": json.dumps(report.lines(), ensure_ascii=False)},
             {"key": "analyzer", "value": analyzer.export()},
             {

@@ -14,31 +14,49 @@ from knowledge.service import KnowledgeBase
 log = logging.getLogger(__name__)
 
 
-def stored_fingerprint(path: Path) -> str | None:
-    """The inputs hash the database was built from, or None when it cannot be read."""
+def _build_info(path: Path, key: str) -> str | None:
+    """One value of the database's build_info, or None when it cannot be read."""
     try:
         conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
         try:
-            row = conn.execute("SELECT value FROM build_info WHERE key = 'inputs'").fetchone()
+            row = conn.execute("SELECT value FROM build_info WHERE key = ?", (key,)).fetchone()
         finally:
             conn.close()
     except sqlite3.DatabaseError:
         return None
-    return row[0] if row else None
+    return str(row[0]) if row else None
+
+
+def stored_fingerprint(path: Path) -> str | None:
+    """The inputs hash the database was built from, or None when it cannot be read."""
+    return _build_info(path, "inputs")
 
 
 def open_knowledge(path: Path, knowledge_dir: Path = KNOWLEDGE_DIR, *, rebuild: bool = True) -> KnowledgeBase:
-    """The knowledge base at `path`; with `rebuild`, a missing or stale database is built first.
+    """The knowledge base at `path`; with `rebuild`, a missing database, or one older than its sources, is built first.
 
-    A corrupt file is not silently replaced: the caller gets DatabaseCorrupt with what to run.
+    A database built from another sources folder (a benchmark corpus, another deployment's lists) is used as it
+    is: rebuilding it from this folder would silently replace it. A corrupt file is not replaced either: the
+    caller gets DatabaseCorrupt with what to run.
     """
     manifest, lexicon_dir = knowledge_dir / "manifest.toml", knowledge_dir / "lexicon"
-    missing = not path.exists() or not index_path(path).exists()
-    if rebuild and (missing or stored_fingerprint(path) != input_fingerprint(manifest, lexicon_dir)):
-        if path.exists() and stored_fingerprint(path) is None:
+    if rebuild and path.exists():
+        built_from, fingerprint = _build_info(path, "knowledge_dir"), stored_fingerprint(path)
+        if built_from is None and fingerprint is None:
             raise DatabaseCorrupt(
                 f"{path} is not a readable knowledge database: rebuild it with `python -m bot build`"
             )
+        if built_from and Path(built_from) != knowledge_dir.resolve():
+            log.warning(
+                "knowledge database %s was built from %s, not %s: using it as it is",
+                path,
+                built_from,
+                knowledge_dir,
+            )
+            return KnowledgeBase.open(path)
+        if fingerprint == input_fingerprint(manifest, lexicon_dir) and index_path(path).exists():
+            return KnowledgeBase.open(path)
+    if rebuild:
         log.warning("knowledge database %s is missing or older than its sources: building it", path)
         build_database(path, manifest, lexicon_dir)
     return KnowledgeBase.open(path)

@@ -115,3 +115,13 @@ def test_a_truncated_database_is_detected_without_a_full_check(
     reliability.record(
         "Faults", "truncated knowledge database detected at start (size check, any scale)", 1, 1
     )
+
+
+def test_a_database_built_from_other_sources_is_used_as_it_is(built: Path, tmp_path: Path) -> None:
+    """A benchmark or another deployment's database must never be rebuilt from this project's sources."""
+    from knowledge.manifest import KNOWLEDGE_DIR
+
+    before = built.read_bytes()
+    kb = open_knowledge(built, KNOWLEDGE_DIR)
+    assert built.read_bytes() == before
+    assert {d.id for d in kb.documents()} == {"tiny"}
