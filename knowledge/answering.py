@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from knowledge.models import Answer, AnswerSet, Clause, DocumentInfo, DutiesResult, Understanding
-from knowledge.query import EXPANSION_WEIGHT, QueryParser
+from knowledge.query import EXPANSION_WEIGHT, PROCEDURAL_WORDS, QueryParser
 from knowledge.storage import ClauseIndex, ClauseStore
 from knowledge.tokenize import bigrams
 
@@ -176,6 +176,10 @@ class Answerer:
         groups: dict[tuple[str, str], list[int]] = {}
         for i in order:
             clause = candidates[i][0]
+            if clause.department_key in understood.excluded_departments or any(
+                known in clause.text for known in understood.excluded
+            ):
+                continue
             groups.setdefault((clause.department_key, clause.document.id), []).append(int(i))
         answers: list[Answer] = []
         shown: set[tuple[str, str]] = set()
@@ -204,7 +208,11 @@ class Answerer:
         if not understood.units:
             if understood.department_keys:
                 result = duties(understood.department)
-                firsts = tuple(Answer(g.duties[0], 1.0, ()) for g in result.matches if g.duties)[:MAX_ANSWERS]
+                firsts = tuple(
+                    Answer(other[0], 1.0, ())
+                    for g in result.matches
+                    if (other := [d for d in g.duties if not any(k in d.text for k in understood.excluded)])
+                )[:MAX_ANSWERS]
                 return AnswerSet(
                     question,
                     understood,
@@ -262,8 +270,9 @@ class Answerer:
             return sum(len(t) for t in understood.out_of_scope) >= spoken
         if lexicon_led or len(topic_hits) >= 2 or not understood.missing:
             return False
+        # How the asker wants to reach an office (申请, 举报 …) is not part of what they ask about.
         missing = sum(len(u) for u in understood.missing)
-        topic = sum(len(u) for u in understood.units)
+        topic = sum(len(u) for u in understood.units if u not in PROCEDURAL_WORDS)
         return missing >= MAX_MISSING_SHARE * topic
 
     def _refusal(self, question: str, understood: Understanding, notes: list[str]) -> AnswerSet:

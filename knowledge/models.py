@@ -235,6 +235,8 @@ class Understanding:
     truncated: bool = False
     document: str = ""
     out_of_scope: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    excluded_departments: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -249,6 +251,8 @@ class Understanding:
             "expansions": {spoken: list(written) for spoken, written in self.expansions},
             "missing": list(self.missing),
             "truncated": self.truncated,
+            "excluded": list(self.excluded),
+            "excluded_departments": list(self.excluded_departments),
         }
 
 

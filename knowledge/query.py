@@ -21,12 +21,30 @@ from knowledge.tokenize import TextAnalyzer, normalize
 MAX_QUESTION_CHARS = 300
 # How people reach an office (举报, 投诉, 打电话 …) says little about which office: weigh it lightly.
 PROCEDURAL_WORDS = frozenset(
-    {"举报", "投诉", "反映", "电话", "打电话", "热线", "报告", "咨询", "解决", "处理", "求助"}
+    {
+        "举报",
+        "投诉",
+        "反映",
+        "电话",
+        "打电话",
+        "热线",
+        "报告",
+        "咨询",
+        "解决",
+        "处理",
+        "求助",
+        "申请",
+        "办理",
+        "补办",
+        "申报",
+        "手续",
+    }
 )
 PROCEDURAL_WEIGHT = 0.3
 TITLE_MATCH_CHARS = 8
 TITLE_MATCH_SHARE = 0.4
 EXPANSION_WEIGHT = 0.6
+_OFFICE_PREFIX = re.compile(r"委员会|办公室|部门|机关|局|厅|委|办|院|所|站|中心")
 _OFFICE_SUFFIX = re.compile(r"(局|厅|委|办|部门|机关|院|所|站|中心|公司|办公室|委员会|部|队|支行|分局|机构)$")
 # 「公安局在机动车污染方面管什么」: a department, optionally a topic, then a question about its duties.
 _SCOPED = re.compile(
@@ -36,6 +54,11 @@ _SCOPED = re.compile(
 )
 # A department right after these is the partner, not the one asked about: 「谁协助环保部门…」.
 _PARTNER_CUE = ("配合", "协助", "会同", "联合", "向", "给", "和", "与", "帮", "帮助", "支持")
+# 「除了社会团体登记还负责什么」: the asker knows that duty already and wants the others.
+_EXCEPT = re.compile(r"除了(?P<known>[^，,。？?！!]{1,40}?)(?:以外|之外)?[，,]?(?=还|另外|其他|其它)")
+_WHOLE_FIELD = frozenset(
+    {"环保", "环境", "生态", "环境保护", "生态环境", "生态环境保护", "生态环保", "环保工作"}
+)
 _PUNCT = re.compile(r"[\s\W_]+")
 _MARKUP = re.compile(r"<[^<>]{0,200}>|[*_~`|\\]")
 
@@ -158,10 +181,14 @@ class QueryParser:
         """(name as typed, key, text without it) for an explicit department in the question, else ("", "", text)."""
         scoped = _SCOPED.match(text)
         if scoped:
-            name = scoped.group("dept").strip()
+            name, topic = scoped.group("dept").strip(), scoped.group("topic")
+            # The shortest name is tried first; an office word right after it belongs to it (民政|局 → 民政局).
+            suffix = _OFFICE_PREFIX.match(topic)
+            if suffix:
+                name, topic = name + suffix.group(), topic[suffix.end() :]
             resolved = self.departments.resolve(name)
             if resolved:
-                return name, resolved[0].key, scoped.group("topic")
+                return name, resolved[0].key, topic
         for name, key in self._dept_names:
             start = text.find(name)
             if start < 0 or not _OFFICE_SUFFIX.search(name):
@@ -222,6 +249,17 @@ class QueryParser:
         text = normalize(_MARKUP.sub(" ", question[:MAX_QUESTION_CHARS])).strip()
         region, text = self._find_region(text)
         document, text = self._find_document(text)
+        excluded: tuple[str, ...] = ()
+        excluded_keys: tuple[str, ...] = ()
+        known = _EXCEPT.search(text)
+        if known:
+            name = known.group("known").strip()
+            others = self.departments.resolve(name) if _OFFICE_SUFFIX.search(name) else []
+            if others:
+                excluded_keys = tuple(d.key for d in others)
+            else:
+                excluded = tuple(self.units(name))
+            text = text[: known.start()] + " " + text[known.end() :]
         dept_name, dept_key, text = self._find_department(text.strip())
         expansions = self._expansions(text)
         # Words the everyday lexicon explained (信号塔) are not searched again for out-of-scope matters (手机信号).
@@ -230,6 +268,8 @@ class QueryParser:
             unexplained = unexplained.replace(expansion.spoken, " ")
         out_of_scope = tuple(t for t in self.out_of_scope if t in unexplained)
         units = self.units(text)
+        if dept_key and all(u in _WHOLE_FIELD for u in units):
+            units = []  # 「公安局在环保方面管什么」 asks for the whole duty list
         lexicon_words = {e.spoken for e in expansions}
         missing = tuple(
             u for u in units if not self.known(u) and not any(u in w or w in u for w in lexicon_words)
@@ -260,6 +300,8 @@ class QueryParser:
             truncated=truncated,
             document=document,
             out_of_scope=out_of_scope,
+            excluded=excluded,
+            excluded_departments=excluded_keys,
         )
 
 

@@ -89,6 +89,37 @@ def test_a_bare_department_routes_to_its_duty_list(kb: KnowledgeBase, name: str)
     assert result.duties is not None and result.duties.matches
 
 
+def test_a_duty_the_asker_already_knows_is_left_out(kb: KnowledgeBase) -> None:
+    result = kb.ask("民政局除了社会团体登记还管什么")
+    assert result.understood.excluded == ("社会团体", "登记") or "社会团体" in "".join(
+        result.understood.excluded
+    )
+    assert result.answers and all("民政" in a.clause.department for a in result.answers)
+    assert all("社会团体" not in a.clause.text for a in result.answers)
+
+
+def test_a_department_the_asker_already_knows_is_left_out(kb: KnowledgeBase) -> None:
+    plain = kb.ask("哪些部门管机动车尾气")
+    assert any("公安" in a.clause.department for a in plain.answers)
+    result = kb.ask("除了公安局，还有哪些部门管机动车尾气")
+    assert not result.understood.department_keys
+    assert result.answers and all("公安" not in a.clause.department for a in result.answers)
+
+
+@pytest.mark.parametrize("question", ["公安局在环保方面管什么", "民政局在生态环境保护工作中负责什么"])
+def test_a_department_asked_about_the_whole_field_gets_its_duty_list(
+    kb: KnowledgeBase, question: str
+) -> None:
+    result = kb.ask(question)
+    assert result.outcome == "duties" and result.duties is not None and result.duties.matches
+
+
+def test_how_the_asker_reaches_an_office_is_not_the_topic(kb: KnowledgeBase) -> None:
+    # 申请/办理 are in many clauses; with them as topic words a question about an unknown matter found a clause.
+    result = kb.ask("老人过生日的长寿补贴去哪申请")
+    assert result.no_answer and result.outcome == "refused"
+
+
 def test_no_clause_is_shown_twice(kb: KnowledgeBase) -> None:
     for question in ("扬尘", "噪声", "危险化学品运输", "饮用水", "生态补偿", "信用评价"):
         answers = kb.ask(question).answers

@@ -1,20 +1,20 @@
 """The real bot (`python -m bot run`) as a subprocess talking to the fake Bot API on loopback.
 
-`RunningBot` owns the process and the fake; `start_bot` waits until the bot long-polls, and `stop`
+`RunningBot` owns the process and the fake; `start_bot` waits until the bot long-polls (or its webhook is set), and `stop`
 sends SIGTERM and waits. The knowledge database is the session's (tests/conftest.py `real_db`), copied
 per bot process because /reload rebuilds the database in place.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -149,26 +149,38 @@ def bot_env(
     }
 
 
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def start_bot(
     fake: FakeBotAPI,
     workdir: Path,
     source_db: Path,
+    env: Mapping[str, str] | None = None,
+    *,
     admin_ids: str = str(ADMIN_ID),
     log_level: str = "INFO",
+    webhook_port: int | None = None,
     startup_timeout: float = STARTUP_TIMEOUT,
 ) -> RunningBot:
-    """Start `python -m bot run` against the fake and wait until it long-polls."""
+    """Start `python -m bot run` with `env` on top of the e2e defaults; wait for its first poll (or, with
+    `webhook_port`, for setWebhook at the fake and the port accepting connections)."""
     workdir.mkdir(parents=True, exist_ok=True)
     db_path = workdir / "knowledge.db"
     shutil.copyfile(source_db, db_path)
     shutil.copyfile(index_path(source_db), index_path(db_path))
     stderr_path, stdout_path = workdir / "bot-stderr.log", workdir / "bot-stdout.log"
+    full_env = {**bot_env(fake, db_path, workdir / "usage.db", admin_ids, log_level), **(env or {})}
+    first_index = len(fake.records)
     stderr_file, stdout_file = stderr_path.open("wb"), stdout_path.open("wb")
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
             cwd=ROOT,
-            env=bot_env(fake, db_path, workdir / "usage.db", admin_ids, log_level),
+            env=full_env,
             stdin=subprocess.DEVNULL,
             stdout=stdout_file,
             stderr=stderr_file,
@@ -179,14 +191,16 @@ def start_bot(
         raise
     bot = RunningBot(fake, process, stderr_path, stdout_path, [stderr_file, stdout_file])
     deadline = time.monotonic() + startup_timeout
+    wanted = "setWebhook" if webhook_port is not None else "getUpdates"
     try:
         while True:
             bot.assert_alive()
-            with contextlib.suppress(AssertionError):
-                fake.wait_for_call("getUpdates", timeout=0.5)
+            seen = any(c.method == wanted and c.ok for c in fake.records[first_index:])
+            if seen and (webhook_port is None or _port_open(webhook_port)):
                 return bot
             if time.monotonic() > deadline:
-                raise AssertionError(f"the bot did not poll within {startup_timeout:.0f}s:\n{bot.tail()}")
+                raise AssertionError(f"the bot was not ready within {startup_timeout:.0f}s:\n{bot.tail()}")
+            time.sleep(0.1)
     except BaseException:
         bot.stop()
         raise

@@ -1,7 +1,6 @@
 """Helpers for the reliability end-to-end tests (test_faults, test_load, test_webhook).
 
-`launch` starts `python -m bot run` against the fake like `conftest.start_bot`, with extra environment
-(TELEGRAM_RATE_LIMIT, WEBHOOK_*), and waits until the bot polls or its webhook is set and listening.
+The bot is started by `conftest.start_bot` (with extra environment: TELEGRAM_RATE_LIMIT, WEBHOOK_*).
 The rest counts what reached the fake: the replies in a chat, which of them are answers (an answer's last part
 carries the 👍/👎 feedback buttons), how fast the bot sent to one chat, and the bot's memory.
 
@@ -11,20 +10,15 @@ Everything is bounded in time; nothing here talks to anything but loopback.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from knowledge.build import index_path
 from tests import telegram_updates as tu
-from tests.conftest import ROOT
-from tests.e2e.conftest import STARTUP_TIMEOUT, RunningBot, bot_env
+from tests.e2e.conftest import RunningBot
 from tests.fake_bot_api import Call, FakeBotAPI
 
 JSON = dict[str, Any]
@@ -56,61 +50,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def launch(
-    fake: FakeBotAPI,
-    workdir: Path,
-    source_db: Path,
-    env: Mapping[str, str] | None = None,
-    *,
-    webhook_port: int | None = None,
-    startup_timeout: float = STARTUP_TIMEOUT,
-) -> RunningBot:
-    """Start the bot with `env` on top of the e2e defaults; wait for its first poll (or, with `webhook_port`,
-    for setWebhook at the fake and the port accepting connections)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    db_path = workdir / "knowledge.db"
-    shutil.copyfile(source_db, db_path)
-    shutil.copyfile(index_path(source_db), index_path(db_path))
-    stderr_path, stdout_path = workdir / "bot-stderr.log", workdir / "bot-stdout.log"
-    full_env = {**bot_env(fake, db_path, workdir / "usage.db", "111"), **(env or {})}
-    first_index = len(fake.records)
-    stderr_file, stdout_file = stderr_path.open("wb"), stdout_path.open("wb")
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=ROOT,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout_file,
-            stderr=stderr_file,
-        )
-    except BaseException:
-        stderr_file.close()
-        stdout_file.close()
-        raise
-    bot = RunningBot(fake, process, stderr_path, stdout_path, [stderr_file, stdout_file])
-    deadline = time.monotonic() + startup_timeout
-    wanted = "setWebhook" if webhook_port is not None else "getUpdates"
-    try:
-        while True:
-            bot.assert_alive()
-            seen = any(c.method == wanted and c.ok for c in fake.records[first_index:])
-            if seen and (webhook_port is None or _port_open(webhook_port)):
-                return bot
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the bot was not ready within {startup_timeout:.0f}s:\n{bot.tail()}")
-            time.sleep(0.1)
-    except BaseException:
-        bot.stop()
-        raise
 
 
 # ------------------------------------------------------------------------------------------- counting

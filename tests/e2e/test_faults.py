@@ -21,12 +21,11 @@ from pathlib import Path
 import pytest
 
 from tests import telegram_updates as tu
-from tests.e2e.conftest import RunningBot
+from tests.e2e.conftest import RunningBot, start_bot
 from tests.e2e.harness import (
     QUESTIONS,
     answer_counts,
     error_lines,
-    launch,
     log_mark,
     sends,
     wait_for_replies,
@@ -54,7 +53,7 @@ def fault_fake() -> Iterator[FakeBotAPI]:
 def fault_bot(
     fault_fake: FakeBotAPI, real_db: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningBot]:
-    running = launch(fault_fake, tmp_path_factory.mktemp("faults-bot"), real_db)
+    running = start_bot(fault_fake, tmp_path_factory.mktemp("faults-bot"), real_db)
     try:
         yield running
     finally:
@@ -335,7 +334,7 @@ def test_sigterm_during_load_then_restart(real_db: Path, tmp_path: Path, reliabi
     chats = list(range(52001, 52001 + SIGTERM_QUESTIONS))
     down_chats = list(range(52101, 52101 + DOWN_QUESTIONS))
     with FakeBotAPI() as fake:
-        first = launch(fake, tmp_path / "first", real_db, {"TELEGRAM_RATE_LIMIT": "10"})
+        first = start_bot(fake, tmp_path / "first", real_db, {"TELEGRAM_RATE_LIMIT": "10"})
         try:
             ask(first, chats)
             wait_until(lambda: len(sends(fake)) >= 10, 30.0, interval=0.05)
@@ -364,7 +363,7 @@ def test_sigterm_during_load_then_restart(real_db: Path, tmp_path: Path, reliabi
 
         for n, chat in enumerate(down_chats):
             fake.push_update(tu.private_message(chat, chat, QUESTIONS[n % len(QUESTIONS)]))
-        second = launch(fake, tmp_path / "second", real_db)
+        second = start_bot(fake, tmp_path / "second", real_db)
         try:
             left = [chat for chat in chats if chat not in fetched_chats] + down_chats
             wait_for_replies(second, dict.fromkeys(left, 1), timeout=60.0, since=at_exit, settle=1.5)

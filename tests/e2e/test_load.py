@@ -27,12 +27,11 @@ from pathlib import Path
 import pytest
 
 from tests import telegram_updates as tu
-from tests.e2e.conftest import RunningBot
+from tests.e2e.conftest import RunningBot, start_bot
 from tests.e2e.harness import (
     QUESTIONS,
     calibrate,
     error_lines,
-    launch,
     max_in_window,
     percentile,
     replied_to,
@@ -71,7 +70,7 @@ def load_bot(real_db: Path, tmp_path: Path) -> Iterator[RunningBot]:
     """A bot with Telegram's overall ceiling, TELEGRAM_RATE_LIMIT=30. Killed at the end: replies still held
     back by the rate limiter are not waited for (the tests count what they need before)."""
     with FakeBotAPI() as fake:
-        bot = launch(fake, tmp_path / "bot", real_db, {"TELEGRAM_RATE_LIMIT": "30"})
+        bot = start_bot(fake, tmp_path / "bot", real_db, {"TELEGRAM_RATE_LIMIT": "30"})
         try:
             yield bot
         finally:
@@ -241,7 +240,7 @@ def test_soak_memory_stays_flat(real_db: Path, tmp_path: Path, reliability: Reco
     duration = soak_seconds()
     total = int(duration * SOAK_RATE)
     with FakeBotAPI() as fake:
-        bot = launch(fake, tmp_path / "bot", real_db)
+        bot = start_bot(fake, tmp_path / "bot", real_db)
         try:
             signatures = calibrate(bot, QUESTIONS, first_chat=8_200_001)
             bot.wait_quiet()

@@ -12,7 +12,8 @@ import secrets
 from pathlib import Path
 
 from tests import telegram_updates as tu
-from tests.e2e.harness import QUESTIONS, answer_counts, error_lines, free_port, launch, wait_for_replies
+from tests.e2e.conftest import start_bot
+from tests.e2e.harness import QUESTIONS, answer_counts, error_lines, free_port, wait_for_replies
 from tests.fake_bot_api import FakeBotAPI
 from tests.reliability import Recorder
 
@@ -35,7 +36,7 @@ def test_webhook_refuses_requests_without_the_secret(
         "the secret in other case": secret.swapcase(),
     }
     with FakeBotAPI() as fake:
-        bot = launch(fake, tmp_path / "bot", real_db, env, webhook_port=port)
+        bot = start_bot(fake, tmp_path / "bot", real_db, env, webhook_port=port)
         try:
             registered = dict(fake.webhook)
             statuses: dict[str, int] = {}
