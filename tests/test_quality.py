@@ -1,7 +1,8 @@
 """Answer quality as figures: fails when they drop below the bar.
 
 The shared dev set is held to the issue's bar. The project's own set (tests/eval/questions.jsonl) is held to
-the floor measured when the current lexicons were written; raise the floor when the figures improve.
+the floor measured when the current lexicons were written, and so is the blind held-out set
+(tests/eval/holdout.jsonl); raise the floors when the figures improve.
 """
 
 from pathlib import Path
@@ -15,7 +16,12 @@ from tests.conftest import ROOT, SHARED
 OWN = ROOT / "tests" / "eval" / "questions.jsonl"
 DEV = SHARED / "eval" / "dev.jsonl"
 
-OWN_FLOOR = {"hit1": 0.93, "hit3": 0.94, "colloquial": 0.80, "refused": 0.93, "confident_wrong": 0.065}
+HOLDOUT = ROOT / "tests" / "eval" / "holdout.jsonl"
+
+OWN_FLOOR = {"hit1": 0.94, "hit3": 0.95, "colloquial": 0.82, "refused": 0.96, "confident_wrong": 0.06}
+# The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
+# from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
+HOLDOUT_FLOOR = {"hit1": 0.74, "colloquial": 0.70, "refused": 0.9}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +52,14 @@ def test_own_set_meets_the_floor(own: Figures) -> None:
     assert own.hard_ok / own.hard >= OWN_FLOOR["colloquial"], own.lines()
     assert own.refused / own.none >= OWN_FLOOR["refused"], own.lines()
     assert own.confident_wrong / own.who <= OWN_FLOOR["confident_wrong"], own.lines()
+
+
+def test_held_out_set_meets_its_floor(kb: KnowledgeBase) -> None:
+    held = evaluate(kb, load_gold(HOLDOUT))
+    assert held.who >= 90 and held.hard >= 70
+    assert held.hit1 / held.who >= HOLDOUT_FLOOR["hit1"], held.lines()
+    assert held.hard_ok / held.hard >= HOLDOUT_FLOOR["colloquial"], held.lines()
+    assert held.refused / held.none >= HOLDOUT_FLOOR["refused"], held.lines()
 
 
 def test_traps_from_the_damaged_copy_are_all_answered_right(own: Figures) -> None:
