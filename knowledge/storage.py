@@ -6,6 +6,7 @@ attribution, role) as arrays; `ClauseStore` reads whole clauses by id when an an
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -26,6 +27,32 @@ from knowledge.index import BIGRAM_SHARE, SparseField, decode_vocab
 from knowledge.models import Clause, DocumentInfo
 
 CACHED_CLAUSES = 5_000
+# The columns `ClauseStore._clause` reads, in its order.
+CLAUSE_COLUMNS = (
+    "id",
+    "ref",
+    "document_id",
+    "section",
+    "block",
+    "item",
+    "sentence",
+    "department",
+    "department_key",
+    "subjects",
+    "attribution",
+    "role",
+    "partners",
+    "text",
+    "original",
+    "words",
+)
+SELECT_CLAUSE = ", ".join(CLAUSE_COLUMNS)
+
+
+@functools.lru_cache(maxsize=8192)
+def _names(encoded: str) -> tuple[str, ...]:
+    """A JSON list of department keys or names; clauses share a few thousand such lists, so decode each once."""
+    return tuple(json.loads(encoded))
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -115,28 +142,46 @@ class ClauseStore:
             self._local.conn = conn
         return conn
 
-    def _clause(self, r: sqlite3.Row) -> tuple[Clause, frozenset[str]]:
-        key = r["department_key"]
-        canonical = self.lexicon.get(key).canonical if key in self.lexicon.entries else r["department"]
+    def _clause(self, r: Sequence[Any]) -> tuple[Clause, frozenset[str]]:
+        """A clause from a row of CLAUSE_COLUMNS (by position: reading a Row by name costs more)."""
+        (
+            id_,
+            ref,
+            document_id,
+            section,
+            block,
+            item,
+            sentence,
+            department,
+            key,
+            subjects,
+            attribution,
+            role,
+            partners,
+            text,
+            original,
+            words,
+        ) = r
+        entry = self.lexicon.entries.get(key)
         clause = Clause(
-            id=r["id"],
-            ref=r["ref"],
-            document=self.documents[r["document_id"]],
-            section=r["section"],
-            block=r["block"],
-            item=r["item"],
-            sentence=r["sentence"],
-            department=r["department"],
+            id=id_,
+            ref=ref,
+            document=self.documents[document_id],
+            section=section,
+            block=block,
+            item=item,
+            sentence=sentence,
+            department=department,
             department_key=key,
-            canonical=canonical,
-            attribution=r["attribution"],
-            role=r["role"],
-            partners=tuple(json.loads(r["partners"])),
-            text=r["text"],
-            original=r["original"],
-            subjects=tuple(json.loads(r["subjects"])),
+            canonical=entry.department.canonical if entry else department,
+            attribution=attribution,
+            role=role,
+            partners=_names(partners),
+            text=text,
+            original=original,
+            subjects=_names(subjects),
         )
-        return clause, frozenset(r["words"].split())
+        return clause, frozenset(words.split())
 
     def get_many(self, ids: Sequence[int]) -> list[tuple[Clause, frozenset[str]]]:
         """Clauses (with their index words) in the order asked."""
@@ -149,9 +194,11 @@ class ClauseStore:
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
-            query = f"SELECT * FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
-            for r in self._conn().execute(query, chunk):
-                found[r["id"]] = self._clause(r)
+            query = f"SELECT {SELECT_CLAUSE} FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
+            cursor = self._conn().cursor()
+            cursor.row_factory = None
+            for r in cursor.execute(query, chunk):
+                found[r[0]] = self._clause(r)
         with self._lock:
             for i in missing:
                 if i in found:
@@ -166,4 +213,4 @@ class ClauseStore:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Clause]:
         for r in self._conn().execute(sql, params):
-            yield self._clause(r)[0]
+            yield self._clause([r[c] for c in CLAUSE_COLUMNS])[0]
