@@ -110,7 +110,9 @@ class Answerer:
         best = name_scores.max(initial=0.0)
         if best > 0:
             name_scores *= np.float32(NAME_WEIGHT / best)
-            fused += name_scores[self.index.name]
+            named = np.flatnonzero(name_scores)
+            clauses, which = self.index.clauses_named(named)
+            np.add.at(fused, clauses, name_scores[named][which])
         fused *= self.prior
         return fused
 

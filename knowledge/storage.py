@@ -76,6 +76,10 @@ class ClauseIndex:
     subject_clause: NDArray[np.int32]
     subject_department: NDArray[np.int32]
     department_keys: tuple[str, ...]
+    # The clauses grouped by name (positions; a name's run starts at name_starts[name]): computed at load, so
+    # a question adds name scores to the clauses of its few matching names, not to every clause.
+    by_name: NDArray[np.int32]
+    name_starts: NDArray[np.int64]
 
     @property
     def size(self) -> int:
@@ -106,6 +110,10 @@ class ClauseIndex:
             subject_clause=arrays["subject_clause"],
             subject_department=arrays["subject_department"],
             department_keys=tuple(sorted(keys, key=keys.__getitem__)),
+            by_name=np.argsort(arrays["clause_name"], kind="stable").astype(np.int32),
+            name_starts=np.concatenate(
+                [[0], np.cumsum(np.bincount(arrays["clause_name"], minlength=n_names))]
+            ),
         )
 
     def attribution_of(self, position: int) -> str:
@@ -113,6 +121,14 @@ class ClauseIndex:
 
     def role_of(self, position: int) -> str:
         return ROLES[int(self.role[position])]
+
+    def clauses_named(self, names: NDArray[np.intp]) -> tuple[NDArray[np.int32], NDArray[np.intp]]:
+        """The clauses bearing any of these names, and for each the position of its name in `names`."""
+        starts = self.name_starts[names]
+        counts = self.name_starts[names + 1] - starts
+        which = np.repeat(np.arange(len(names)), counts)
+        offsets = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return self.by_name[starts[which] + offsets], which
 
     def clauses_of(self, keys: Iterable[str]) -> NDArray[np.bool_]:
         """Mask of the clauses whose subjects include any of these department keys."""
