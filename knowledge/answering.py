@@ -68,7 +68,7 @@ class Answerer:
 
     def _documents_mask(self, document_ids: set[str]) -> NDArray[np.bool_]:
         allowed = np.array([d.id in document_ids for d in self.documents] or [False], dtype=bool)
-        return allowed[self.index.document]
+        return self.index.in_documents(allowed)
 
     def _allowed(self, understood: Understanding) -> tuple[NDArray[np.bool_], list[str]]:
         notes: list[str] = []
@@ -76,7 +76,8 @@ class Answerer:
         if understood.document:
             allowed &= self._documents_mask({understood.document})
         if understood.regions:
-            ids = {d.id for d in self.documents if d.region in understood.regions}
+            regions = set(understood.regions)  # a province's question names every county of it
+            ids = {d.id for d in self.documents if d.region in regions}
             if ids:
                 allowed &= self._documents_mask(ids)
             else:
@@ -111,7 +112,7 @@ class Answerer:
         if best > 0:
             name_scores *= np.float32(NAME_WEIGHT / best)
             named = np.flatnonzero(name_scores)
-            clauses, which = self.index.clauses_named(named)
+            clauses, which = self.index.by_name.members(named)
             np.add.at(fused, clauses, name_scores[named][which])
         fused *= self.prior
         return fused
@@ -147,12 +148,14 @@ class Answerer:
         if prefer_region and not understood.regions:
             family = self.parser.region_family(prefer_region)
             preferred = self._documents_mask({d.id for d in self.documents if d.region in family})
-            scores = np.where(preferred, scores * np.float32(PREFERRED_REGION_BOOST), scores)
+            # In place: the scores are this question's own array.
+            np.multiply(scores, np.float32(PREFERRED_REGION_BOOST), out=scores, where=preferred)
         masked = scores
         notes: list[str] = []
         if understood.document or understood.regions or understood.department_keys:
             allowed, notes = self._allowed(understood)
-            masked = np.where(allowed, scores, np.float32(0.0))
+            masked = np.zeros_like(scores)
+            np.copyto(masked, scores, where=allowed)
             if masked.max(initial=0.0) <= 0:
                 if understood.department_keys:
                     notes.append(f"{understood.department}的职责中没有找到相关内容，以下为其他部门的规定")

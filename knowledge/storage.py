@@ -62,6 +62,30 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
 
 
 @dataclass(frozen=True)
+class Groups:
+    """Positions of an array grouped by value, computed at load: finding where a few values occur then costs
+    their number of occurrences, not a pass over a million clauses."""
+
+    order: NDArray[np.int32]  # positions sorted by value
+    starts: NDArray[np.int64]  # value v's positions are order[starts[v]:starts[v + 1]]
+
+    @classmethod
+    def of(cls, values: NDArray[np.int32], n_values: int) -> Groups:
+        counts = np.bincount(values, minlength=n_values)
+        return cls(
+            np.argsort(values, kind="stable").astype(np.int32), np.concatenate([[0], np.cumsum(counts)])
+        )
+
+    def members(self, values: NDArray[np.intp]) -> tuple[NDArray[np.int32], NDArray[np.intp]]:
+        """The positions holding any of these values, and for each the index of its value in `values`."""
+        starts = self.starts[values]
+        counts = self.starts[values + 1] - starts
+        which = np.repeat(np.arange(len(values)), counts)
+        offsets = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return self.order[starts[which] + offsets], which
+
+
+@dataclass(frozen=True)
 class ClauseIndex:
     """The memory-mapped index: three BM25 fields and what ranking needs to know of each clause."""
 
@@ -76,10 +100,14 @@ class ClauseIndex:
     subject_clause: NDArray[np.int32]
     subject_department: NDArray[np.int32]
     department_keys: tuple[str, ...]
-    # The clauses grouped by name (positions; a name's run starts at name_starts[name]): computed at load, so
-    # a question adds name scores to the clauses of its few matching names, not to every clause.
-    by_name: NDArray[np.int32]
-    name_starts: NDArray[np.int64]
+    # Derived at load so that a question touches the clauses it concerns, not every clause: clauses by name
+    # and subject entries by department; and the runs of clauses of one document (clauses are stored
+    # document by document, so a document mask is a few thousand runs).
+    by_name: Groups
+    by_subject: Groups
+    department_index: dict[str, int]
+    run_document: NDArray[np.int32]
+    run_length: NDArray[np.int64]
 
     @property
     def size(self) -> int:
@@ -98,6 +126,8 @@ class ClauseIndex:
         n = len(arrays["clause_document"])
         n_names = int(arrays["clause_name"].max()) + 1 if n else 0
         keys = decode_vocab(arrays["department_keys"])
+        document = arrays["clause_document"]
+        runs = np.concatenate([[0], np.flatnonzero(document[1:] != document[:-1]) + 1]) if n else np.zeros(0)
         return cls(
             words=SparseField.load("words", arrays, n),
             bigrams=SparseField.load("bigrams", arrays, n, prune_share=BIGRAM_SHARE),
@@ -110,10 +140,11 @@ class ClauseIndex:
             subject_clause=arrays["subject_clause"],
             subject_department=arrays["subject_department"],
             department_keys=tuple(sorted(keys, key=keys.__getitem__)),
-            by_name=np.argsort(arrays["clause_name"], kind="stable").astype(np.int32),
-            name_starts=np.concatenate(
-                [[0], np.cumsum(np.bincount(arrays["clause_name"], minlength=n_names))]
-            ),
+            by_name=Groups.of(arrays["clause_name"], n_names),
+            by_subject=Groups.of(arrays["subject_department"], len(keys)),
+            department_index=keys,
+            run_document=document[runs.astype(np.int64)],
+            run_length=np.diff(np.append(runs, n)).astype(np.int64),
         )
 
     def attribution_of(self, position: int) -> str:
@@ -122,21 +153,16 @@ class ClauseIndex:
     def role_of(self, position: int) -> str:
         return ROLES[int(self.role[position])]
 
-    def clauses_named(self, names: NDArray[np.intp]) -> tuple[NDArray[np.int32], NDArray[np.intp]]:
-        """The clauses bearing any of these names, and for each the position of its name in `names`."""
-        starts = self.name_starts[names]
-        counts = self.name_starts[names + 1] - starts
-        which = np.repeat(np.arange(len(names)), counts)
-        offsets = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
-        return self.by_name[starts[which] + offsets], which
+    def in_documents(self, allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        """Mask of the clauses of the documents `allowed` marks (indexed like the active documents)."""
+        return np.repeat(allowed[self.run_document], self.run_length)
 
     def clauses_of(self, keys: Iterable[str]) -> NDArray[np.bool_]:
         """Mask of the clauses whose subjects include any of these department keys."""
-        keys = set(keys)
-        wanted = [i for i, k in enumerate(self.department_keys) if k in keys]
+        wanted = np.array(sorted({self.department_index[k] for k in keys if k in self.department_index}))
         mask = np.zeros(self.size, dtype=bool)
-        if wanted:
-            mask[self.subject_clause[np.isin(self.subject_department, wanted)]] = True
+        if len(wanted):
+            mask[self.subject_clause[self.by_subject.members(wanted)[0]]] = True
         return mask
 
 
