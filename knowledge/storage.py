@@ -10,7 +10,6 @@ import functools
 import json
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,7 +173,10 @@ class ClauseStore:
         self.documents = documents
         self.lexicon = lexicon
         self._local = threading.local()
-        self._cache: OrderedDict[int, tuple[Clause, frozenset[str]]] = OrderedDict()
+        # Filled up to CACHED_CLAUSES, then kept: a corpus of a few thousand clauses is served from memory, and on
+        # a large one clauses are not evicted and replaced at every question, which (as an LRU) made questions at
+        # 100k-1M clauses slower than reading every candidate from SQLite (freeing old objects is not free).
+        self._cache: dict[int, tuple[Clause, frozenset[str]]] = {}
         self._lock = threading.Lock()
 
     def _conn(self) -> sqlite3.Connection:
@@ -232,7 +234,6 @@ class ClauseStore:
             for i in ids:
                 if i in self._cache:
                     found[i] = self._cache[i]
-                    self._cache.move_to_end(i)
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
@@ -242,11 +243,9 @@ class ClauseStore:
             for r in cursor.execute(query, chunk):
                 found[r[0]] = self._clause(r)
         with self._lock:
-            for i in missing:
+            for i in missing[: max(0, CACHED_CLAUSES - len(self._cache))]:
                 if i in found:
                     self._cache[i] = found[i]
-            while len(self._cache) > CACHED_CLAUSES:
-                self._cache.popitem(last=False)
         return [found[i] for i in ids if i in found]
 
     def sql(self, sql: str, params: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
