@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -253,5 +254,10 @@ class ClauseStore:
         yield from self._conn().execute(sql, params)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Clause]:
-        for r in self._conn().execute(sql, params):
-            yield self._clause([r[c] for c in CLAUSE_COLUMNS])[0]
+        cursor = self._conn().cursor()
+        cursor.row_factory = None
+        cursor.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        columns = operator.itemgetter(*(names.index(c) for c in CLAUSE_COLUMNS))
+        for r in cursor:
+            yield self._clause(columns(r))[0]
