@@ -112,8 +112,8 @@ class Answerer:
         if best > 0:
             name_scores *= np.float32(NAME_WEIGHT / best)
             named = np.flatnonzero(name_scores)
-            clauses, which = self.index.by_name.members(named)
-            np.add.at(fused, clauses, name_scores[named][which])
+            clauses, counts = self.index.by_name.members(named)
+            np.add.at(fused, clauses, np.repeat(name_scores[named], counts))
         fused *= self.prior
         return fused
 

@@ -76,13 +76,13 @@ class Groups:
             np.argsort(values, kind="stable").astype(np.int32), np.concatenate([[0], np.cumsum(counts)])
         )
 
-    def members(self, values: NDArray[np.intp]) -> tuple[NDArray[np.int32], NDArray[np.intp]]:
-        """The positions holding any of these values, and for each the index of its value in `values`."""
+    def members(self, values: NDArray[np.intp]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+        """The positions holding any of these values (value by value), and how many hold each value."""
         starts = self.starts[values]
         counts = self.starts[values + 1] - starts
-        which = np.repeat(np.arange(len(values)), counts)
-        offsets = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
-        return self.order[starts[which] + offsets], which
+        # Position k of the result is order[starts[v] + (k - first k of v)] for the value v it belongs to.
+        shift = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        return self.order[shift + np.arange(len(shift))], counts
 
 
 @dataclass(frozen=True)
