@@ -58,6 +58,7 @@ class Answerer:
         self.store = store
         self.parser = parser
         self.documents = tuple(documents)
+        self._document_position = {d.id: i for i, d in enumerate(self.documents)}
         attribution_prior = np.array([ATTRIBUTION_PRIOR[a] for a in ATTRIBUTIONS], dtype=np.float32)
         generic = np.array([k in generic_keys for k in index.department_keys] or [False], dtype=bool)
         self.prior: NDArray[np.float32] = (
@@ -67,7 +68,8 @@ class Answerer:
         )
 
     def _documents_mask(self, document_ids: set[str]) -> NDArray[np.bool_]:
-        allowed = np.array([d.id in document_ids for d in self.documents] or [False], dtype=bool)
+        allowed = np.zeros(len(self.documents) or 1, dtype=bool)
+        allowed[[self._document_position[i] for i in document_ids if i in self._document_position]] = True
         return self.index.in_documents(allowed)
 
     def _allowed(self, understood: Understanding) -> tuple[NDArray[np.bool_], list[str]]:
