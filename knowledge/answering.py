@@ -58,6 +58,7 @@ class Answerer:
         self.store = store
         self.parser = parser
         self.documents = tuple(documents)
+        self._document_position = {d.id: i for i, d in enumerate(self.documents)}
         attribution_prior = np.array([ATTRIBUTION_PRIOR[a] for a in ATTRIBUTIONS], dtype=np.float32)
         generic = np.array([k in generic_keys for k in index.department_keys] or [False], dtype=bool)
         self.prior: NDArray[np.float32] = (
@@ -67,8 +68,9 @@ class Answerer:
         )
 
     def _documents_mask(self, document_ids: set[str]) -> NDArray[np.bool_]:
-        allowed = np.array([d.id in document_ids for d in self.documents] or [False], dtype=bool)
-        return allowed[self.index.document]
+        allowed = np.zeros(len(self.documents) or 1, dtype=bool)
+        allowed[[self._document_position[i] for i in document_ids if i in self._document_position]] = True
+        return self.index.in_documents(allowed)
 
     def _allowed(self, understood: Understanding) -> tuple[NDArray[np.bool_], list[str]]:
         notes: list[str] = []
@@ -76,7 +78,8 @@ class Answerer:
         if understood.document:
             allowed &= self._documents_mask({understood.document})
         if understood.regions:
-            ids = {d.id for d in self.documents if d.region in understood.regions}
+            regions = set(understood.regions)  # a province's question names every county of it
+            ids = {d.id for d in self.documents if d.region in regions}
             if ids:
                 allowed &= self._documents_mask(ids)
             else:
@@ -110,7 +113,9 @@ class Answerer:
         best = name_scores.max(initial=0.0)
         if best > 0:
             name_scores *= np.float32(NAME_WEIGHT / best)
-            fused += name_scores[self.index.name]
+            named = np.flatnonzero(name_scores)
+            clauses, counts = self.index.by_name.members(named)
+            np.add.at(fused, clauses, np.repeat(name_scores[named], counts))
         fused *= self.prior
         return fused
 
@@ -145,12 +150,14 @@ class Answerer:
         if prefer_region and not understood.regions:
             family = self.parser.region_family(prefer_region)
             preferred = self._documents_mask({d.id for d in self.documents if d.region in family})
-            scores = np.where(preferred, scores * np.float32(PREFERRED_REGION_BOOST), scores)
+            # In place: the scores are this question's own array.
+            np.multiply(scores, np.float32(PREFERRED_REGION_BOOST), out=scores, where=preferred)
         masked = scores
         notes: list[str] = []
         if understood.document or understood.regions or understood.department_keys:
             allowed, notes = self._allowed(understood)
-            masked = np.where(allowed, scores, np.float32(0.0))
+            masked = np.zeros_like(scores)
+            np.copyto(masked, scores, where=allowed)
             if masked.max(initial=0.0) <= 0:
                 if understood.department_keys:
                     notes.append(f"{understood.department}的职责中没有找到相关内容，以下为其他部门的规定")

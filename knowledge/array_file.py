@@ -64,7 +64,10 @@ def read_arrays(path: Path) -> tuple[str, dict[str, NDArray[Any]]]:
         if int(np.prod(shape)) == 0:
             arrays[name] = np.zeros(shape, dtype=np.dtype(spec["dtype"]))
             continue
-        arrays[name] = np.memmap(
+        mapped = np.memmap(
             path, dtype=np.dtype(spec["dtype"]), mode="r", offset=start + spec["offset"], shape=shape
         )
+        # A plain ndarray view of the same pages: indexing an np.memmap wraps every slice and scalar in a new
+        # memmap object, which costs microseconds per posting list on the query path.
+        arrays[name] = np.asarray(mapped)
     return str(header["build_id"]), arrays

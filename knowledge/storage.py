@@ -6,10 +6,11 @@ attribution, role) as arrays; `ClauseStore` reads whole clauses by id when an an
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +27,62 @@ from knowledge.index import BIGRAM_SHARE, SparseField, decode_vocab
 from knowledge.models import Clause, DocumentInfo
 
 CACHED_CLAUSES = 5_000
+# The columns `ClauseStore._clause` reads, in its order.
+CLAUSE_COLUMNS = (
+    "id",
+    "ref",
+    "document_id",
+    "section",
+    "block",
+    "item",
+    "sentence",
+    "department",
+    "department_key",
+    "subjects",
+    "attribution",
+    "role",
+    "partners",
+    "text",
+    "original",
+    "words",
+)
+SELECT_CLAUSE = ", ".join(CLAUSE_COLUMNS)
+
+
+@functools.lru_cache(maxsize=8192)
+def _names(encoded: str) -> tuple[str, ...]:
+    """A JSON list of department keys or names; clauses share a few thousand such lists, so decode each once."""
+    return tuple(json.loads(encoded))
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     return conn
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Positions of an array grouped by value, computed at load: finding where a few values occur then costs
+    their number of occurrences, not a pass over a million clauses."""
+
+    order: NDArray[np.int32]  # positions sorted by value
+    starts: NDArray[np.int64]  # value v's positions are order[starts[v]:starts[v + 1]]
+
+    @classmethod
+    def of(cls, values: NDArray[np.int32], n_values: int) -> Groups:
+        counts = np.bincount(values, minlength=n_values)
+        return cls(
+            np.argsort(values, kind="stable").astype(np.int32), np.concatenate([[0], np.cumsum(counts)])
+        )
+
+    def members(self, values: NDArray[np.intp]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+        """The positions holding any of these values (value by value), and how many hold each value."""
+        starts = self.starts[values]
+        counts = self.starts[values + 1] - starts
+        # Position k of the result is order[starts[v] + (k - first k of v)] for the value v it belongs to.
+        shift = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        return self.order[shift + np.arange(len(shift))], counts
 
 
 @dataclass(frozen=True)
@@ -49,6 +100,14 @@ class ClauseIndex:
     subject_clause: NDArray[np.int32]
     subject_department: NDArray[np.int32]
     department_keys: tuple[str, ...]
+    # Derived at load so that a question touches the clauses it concerns, not every clause: clauses by name
+    # and subject entries by department; and the runs of clauses of one document (clauses are stored
+    # document by document, so a document mask is a few thousand runs).
+    by_name: Groups
+    by_subject: Groups
+    department_index: dict[str, int]
+    run_document: NDArray[np.int32]
+    run_length: NDArray[np.int64]
 
     @property
     def size(self) -> int:
@@ -67,6 +126,8 @@ class ClauseIndex:
         n = len(arrays["clause_document"])
         n_names = int(arrays["clause_name"].max()) + 1 if n else 0
         keys = decode_vocab(arrays["department_keys"])
+        document = arrays["clause_document"]
+        runs = np.concatenate([[0], np.flatnonzero(document[1:] != document[:-1]) + 1]) if n else np.zeros(0)
         return cls(
             words=SparseField.load("words", arrays, n),
             bigrams=SparseField.load("bigrams", arrays, n, prune_share=BIGRAM_SHARE),
@@ -79,6 +140,11 @@ class ClauseIndex:
             subject_clause=arrays["subject_clause"],
             subject_department=arrays["subject_department"],
             department_keys=tuple(sorted(keys, key=keys.__getitem__)),
+            by_name=Groups.of(arrays["clause_name"], n_names),
+            by_subject=Groups.of(arrays["subject_department"], len(keys)),
+            department_index=keys,
+            run_document=document[runs.astype(np.int64)],
+            run_length=np.diff(np.append(runs, n)).astype(np.int64),
         )
 
     def attribution_of(self, position: int) -> str:
@@ -87,13 +153,16 @@ class ClauseIndex:
     def role_of(self, position: int) -> str:
         return ROLES[int(self.role[position])]
 
+    def in_documents(self, allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        """Mask of the clauses of the documents `allowed` marks (indexed like the active documents)."""
+        return np.repeat(allowed[self.run_document], self.run_length)
+
     def clauses_of(self, keys: Iterable[str]) -> NDArray[np.bool_]:
         """Mask of the clauses whose subjects include any of these department keys."""
-        keys = set(keys)
-        wanted = [i for i, k in enumerate(self.department_keys) if k in keys]
+        wanted = np.array(sorted({self.department_index[k] for k in keys if k in self.department_index}))
         mask = np.zeros(self.size, dtype=bool)
-        if wanted:
-            mask[self.subject_clause[np.isin(self.subject_department, wanted)]] = True
+        if len(wanted):
+            mask[self.subject_clause[self.by_subject.members(wanted)[0]]] = True
         return mask
 
 
@@ -105,7 +174,10 @@ class ClauseStore:
         self.documents = documents
         self.lexicon = lexicon
         self._local = threading.local()
-        self._cache: OrderedDict[int, tuple[Clause, frozenset[str]]] = OrderedDict()
+        # Filled up to CACHED_CLAUSES, then kept: a corpus of a few thousand clauses is served from memory, and on
+        # a large one clauses are not evicted and replaced at every question, which (as an LRU) made questions at
+        # 100k-1M clauses slower than reading every candidate from SQLite (freeing old objects is not free).
+        self._cache: dict[int, tuple[Clause, frozenset[str]]] = {}
         self._lock = threading.Lock()
 
     def _conn(self) -> sqlite3.Connection:
@@ -115,28 +187,46 @@ class ClauseStore:
             self._local.conn = conn
         return conn
 
-    def _clause(self, r: sqlite3.Row) -> tuple[Clause, frozenset[str]]:
-        key = r["department_key"]
-        canonical = self.lexicon.get(key).canonical if key in self.lexicon.entries else r["department"]
+    def _clause(self, r: Sequence[Any]) -> tuple[Clause, frozenset[str]]:
+        """A clause from a row of CLAUSE_COLUMNS (by position: reading a Row by name costs more)."""
+        (
+            id_,
+            ref,
+            document_id,
+            section,
+            block,
+            item,
+            sentence,
+            department,
+            key,
+            subjects,
+            attribution,
+            role,
+            partners,
+            text,
+            original,
+            words,
+        ) = r
+        entry = self.lexicon.entries.get(key)
         clause = Clause(
-            id=r["id"],
-            ref=r["ref"],
-            document=self.documents[r["document_id"]],
-            section=r["section"],
-            block=r["block"],
-            item=r["item"],
-            sentence=r["sentence"],
-            department=r["department"],
+            id=id_,
+            ref=ref,
+            document=self.documents[document_id],
+            section=section,
+            block=block,
+            item=item,
+            sentence=sentence,
+            department=department,
             department_key=key,
-            canonical=canonical,
-            attribution=r["attribution"],
-            role=r["role"],
-            partners=tuple(json.loads(r["partners"])),
-            text=r["text"],
-            original=r["original"],
-            subjects=tuple(json.loads(r["subjects"])),
+            canonical=entry.department.canonical if entry else department,
+            attribution=attribution,
+            role=role,
+            partners=_names(partners),
+            text=text,
+            original=original,
+            subjects=_names(subjects),
         )
-        return clause, frozenset(r["words"].split())
+        return clause, frozenset(words.split())
 
     def get_many(self, ids: Sequence[int]) -> list[tuple[Clause, frozenset[str]]]:
         """Clauses (with their index words) in the order asked."""
@@ -145,19 +235,18 @@ class ClauseStore:
             for i in ids:
                 if i in self._cache:
                     found[i] = self._cache[i]
-                    self._cache.move_to_end(i)
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
-            query = f"SELECT * FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
-            for r in self._conn().execute(query, chunk):
-                found[r["id"]] = self._clause(r)
+            query = f"SELECT {SELECT_CLAUSE} FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
+            cursor = self._conn().cursor()
+            cursor.row_factory = None
+            for r in cursor.execute(query, chunk):
+                found[r[0]] = self._clause(r)
         with self._lock:
-            for i in missing:
+            for i in missing[: max(0, CACHED_CLAUSES - len(self._cache))]:
                 if i in found:
                     self._cache[i] = found[i]
-            while len(self._cache) > CACHED_CLAUSES:
-                self._cache.popitem(last=False)
         return [found[i] for i in ids if i in found]
 
     def sql(self, sql: str, params: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
@@ -165,5 +254,10 @@ class ClauseStore:
         yield from self._conn().execute(sql, params)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Clause]:
-        for r in self._conn().execute(sql, params):
-            yield self._clause(r)[0]
+        cursor = self._conn().cursor()
+        cursor.row_factory = None
+        cursor.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        columns = operator.itemgetter(*(names.index(c) for c in CLAUSE_COLUMNS))
+        for r in cursor:
+            yield self._clause(columns(r))[0]

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from knowledge.index import SparseField
 from knowledge.retrieval import LuceneBM25, lucene_idf
+from knowledge.storage import Groups
 from knowledge.tokenize import bigrams, normalize
 
 
@@ -60,3 +61,15 @@ def test_bigrams_cover_every_adjacent_pair(text: str) -> None:
     expected = max(len(text) - 1, 1) if text else 0
     assert len(grams) == expected
     assert all(math.isfinite(len(g)) and 1 <= len(g) <= 2 for g in grams)
+
+
+@given(st.lists(st.integers(0, 5), max_size=40), st.sets(st.integers(0, 5)))
+def test_groups_find_the_positions_of_values_as_a_pass_over_the_array_would(
+    values: list[int], wanted: set[int]
+) -> None:
+    """`Groups` (clauses by name or department, built at load) must find what a mask over every clause finds."""
+    array = np.array(values, dtype=np.int32)
+    query = np.array(sorted(wanted), dtype=np.intp)
+    positions, counts = Groups.of(array, 6).members(query)
+    assert positions.tolist() == [p for v in query for p in np.flatnonzero(array == v)]
+    assert counts.tolist() == [int((array == v).sum()) for v in query]
