@@ -44,8 +44,10 @@ PROCEDURAL_WEIGHT = 0.3
 TITLE_MATCH_CHARS = 8
 TITLE_MATCH_SHARE = 0.4
 EXPANSION_WEIGHT = 0.6
-_OFFICE_PREFIX = re.compile(r"委员会|办公室|部门|机关|局|厅|委|办|院|所|站|中心")
-_OFFICE_SUFFIX = re.compile(r"(局|厅|委|办|部门|机关|院|所|站|中心|公司|办公室|委员会|部|队|支行|分局|机构)$")
+# Words that end an office's name, longest first so 委员会 is taken whole rather than as 委.
+_OFFICE_WORDS = "委员会|办公室|部门|机关|支行|分局|机构|中心|公司|局|厅|委|办|院|所|站|部|队"
+_OFFICE_PREFIX = re.compile(_OFFICE_WORDS)
+_OFFICE_SUFFIX = re.compile(f"({_OFFICE_WORDS})$")
 # 「公安局在机动车污染方面管什么」: a department, optionally a topic, then a question about its duties.
 _SCOPED = re.compile(
     r"^(?P<dept>.{2,24}?)(?:在|对|关于)?(?P<topic>.*?)(?:方面|领域|上)?(?:都|主要|具体)?"
