@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from knowledge.tokenize import TextAnalyzer, bigrams
+from knowledge.tokenize import TextAnalyzer, bigrams, searchable
 
 PARALLEL_FROM = 8_000
 CHUNK = 5_000
@@ -63,8 +63,9 @@ def _tokenize_chunk(
 ]:
     active = analyzer or _worker_analyzer
     assert active is not None, "worker not initialized"
-    words = [active.words(t) for t in texts]
-    grams = [bigrams(t) for t in texts]
+    indexed = [searchable(t) for t in texts]
+    words = [active.words(t) for t in indexed]
+    grams = [bigrams(t) for t in indexed]
     return _encode(words), _encode(grams), [" ".join(w) for w in words]
 
 

@@ -281,8 +281,10 @@ class QueryParser:
             weights[word] = PROCEDURAL_WEIGHT if word in PROCEDURAL_WORDS else 1.0
         for expansion in expansions:
             for written in expansion.written:
+                # An abbreviation (环评 → 环境影响评价, 危废 → 危险废物) means exactly what it stands for.
+                weight = 1.0 if _abbreviates(expansion.spoken, written) else EXPANSION_WEIGHT
                 for word in self.analyzer.words(written):
-                    weights.setdefault(word, EXPANSION_WEIGHT)
+                    weights.setdefault(word, weight)
         dept_keys: tuple[str, ...] = ()
         if dept_key:
             dept_keys = tuple(
@@ -305,6 +307,14 @@ class QueryParser:
             excluded=excluded,
             excluded_departments=excluded_keys,
         )
+
+
+def _abbreviates(short: str, full: str) -> bool:
+    """Whether `short` is `full` shortened by leaving characters out, keeping its first and their order."""
+    if len(short) < 2 or len(short) >= len(full) or short[0] != full[0]:
+        return False
+    rest = iter(full)
+    return all(ch in rest for ch in short)
 
 
 def _longest_common_substring(a: str, b: str) -> str:
