@@ -162,19 +162,7 @@ class TextAnalyzer:
         """Every search-mode token of normalized text, stopwords included (query parsing needs them)."""
         if not self._ready:
             self.warm_up()
-        return [t for t in self._search_cut(normalize(text)) if _KEEP.search(t)]
-
-    def _search_cut(self, text: str) -> Iterable[str]:
-        """jieba's search mode, but a long word yields every dictionary word inside it, not only those of two
-        or three characters: 重点排污单位 → 排污单位, 核与辐射安全 → 核与辐射."""
-        freq = self._jieba.FREQ
-        for word in self._jieba.cut(text, HMM=False):
-            for size in range(2, len(word)):
-                for start in range(len(word) - size + 1):
-                    part = word[start : start + size]
-                    if freq.get(part):
-                        yield part
-            yield word
+        return [t for t in self._jieba.cut_for_search(normalize(text), HMM=False) if _KEEP.search(t)]
 
     def plain_tokens(self, text: str) -> list[str]:
         """Non-overlapping tokens (precise mode) of normalized text, for reading a question's topic."""
