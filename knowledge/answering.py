@@ -36,10 +36,6 @@ GENERIC_PRIOR = 0.8
 CONFIDENT_SCORE = 0.8
 PREFERRED_REGION_BOOST = 1.3
 ASSIST_PRIOR = 0.9
-# 环境保护法 §10: the ecology department supervises environmental protection as a whole, so between a sector
-# clause and its clause that fit a question about equally well, the official is sent to it.
-SUPERVISOR_KEY = "ecology"
-SUPERVISOR_PRIOR = 1.2
 COVERAGE_EXPONENT = (
     1.0  # clauses that hold more of the question's distinct topics rank higher (Lucene's coord)
 )
@@ -70,8 +66,6 @@ class Answerer:
             * np.where(generic[index.department], GENERIC_PRIOR, 1.0).astype(np.float32)
             * np.where(index.role == 1, ASSIST_PRIOR, 1.0).astype(np.float32)
         )
-        supervisor = np.array([k == SUPERVISOR_KEY for k in index.department_keys] or [False], dtype=bool)
-        self.prior *= np.where(supervisor[index.department], SUPERVISOR_PRIOR, 1.0).astype(np.float32)
 
     def _documents_mask(self, document_ids: set[str]) -> NDArray[np.bool_]:
         allowed = np.zeros(len(self.documents) or 1, dtype=bool)
