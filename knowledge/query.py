@@ -62,6 +62,8 @@ _WHOLE_FIELD = frozenset(
     {"环保", "环境", "生态", "环境保护", "生态环境", "生态环境保护", "生态环保", "环保工作"}
 )
 _PUNCT = re.compile(r"[\s\W_]+")
+# A department named in a question that asks who (谁 / 哪个部门 …) is the one the asker already knows.
+_ASKING = re.compile(r"谁|哪个|哪些|哪家|哪里|哪儿|去哪|找哪|什么部门|啥部门")
 _MARKUP = re.compile(r"<[^<>]{0,200}>|[*_~`|\\]")
 
 
@@ -179,8 +181,11 @@ class QueryParser:
                 best_id, best = doc_id, piece
         return (best_id, text.replace(best, " ")) if best_id else ("", text)
 
-    def _find_department(self, text: str) -> tuple[str, str, str]:
-        """(name as typed, key, text without it) for an explicit department in the question, else ("", "", text)."""
+    def _find_department(self, text: str) -> tuple[str, str, str, bool]:
+        """(name as typed, key, text without it, whether it is the one asked about) for an explicit department in
+        the question, else ("", "", text, False).
+
+        「公安局在机动车污染方面管什么」 asks about 公安局; 「对环保局罚款不服找谁」 asks who else."""
         scoped = _SCOPED.match(text)
         if scoped:
             name, topic = scoped.group("dept").strip(), scoped.group("topic")
@@ -190,7 +195,7 @@ class QueryParser:
                 name, topic = name + suffix.group(), topic[suffix.end() :]
             resolved = self.departments.resolve(name)
             if resolved:
-                return name, resolved[0].key, topic
+                return name, resolved[0].key, topic, True
         for name, key in self._dept_names:
             start = text.find(name)
             if start < 0 or not _OFFICE_SUFFIX.search(name):
@@ -198,8 +203,8 @@ class QueryParser:
             before = text[max(0, start - 2) : start]
             if any(before.endswith(cue) for cue in _PARTNER_CUE):
                 continue
-            return name, key, text[:start] + " " + text[start + len(name) :]
-        return "", "", text
+            return name, key, text[:start] + " " + text[start + len(name) :], not _ASKING.search(text)
+        return "", "", text, False
 
     def _expansions(self, text: str) -> list[Expansion]:
         """Everyday phrases in the text, longest first; a phrase whose span is already taken is skipped."""
@@ -262,7 +267,10 @@ class QueryParser:
             else:
                 excluded = tuple(self.units(name))
             text = text[: known.start()] + " " + text[known.end() :]
-        dept_name, dept_key, text = self._find_department(text.strip())
+        dept_name, dept_key, text, asked_about = self._find_department(text.strip())
+        if dept_key and not asked_about:
+            excluded_keys += tuple(d.key for d in self.departments.resolve(dept_name))
+            dept_name, dept_key = "", ""
         expansions = self._expansions(text)
         # Words the everyday lexicon explained (信号塔) are not searched again for out-of-scope matters (手机信号).
         unexplained = text

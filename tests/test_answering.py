@@ -116,6 +116,18 @@ def test_a_department_asked_about_the_whole_field_gets_its_duty_list(
     assert result.outcome == "duties" and result.duties is not None and result.duties.matches
 
 
+@pytest.mark.parametrize(
+    ("question", "known"),
+    [("对环保局罚款不服，申请行政复议找谁", "生态环境"), ("公安局和哪个部门一起管尾气", "公安")],
+)
+def test_a_department_named_in_a_question_asking_who_is_not_the_answer(
+    kb: KnowledgeBase, question: str, known: str
+) -> None:
+    result = kb.ask(question)
+    assert not result.understood.department_keys and result.answers
+    assert all(known not in a.clause.department + a.clause.canonical for a in result.answers)
+
+
 def test_how_the_asker_reaches_an_office_is_not_the_topic(kb: KnowledgeBase) -> None:
     # 申请/办理 are in many clauses; with them as topic words a question about an unknown matter found a clause.
     result = kb.ask("老人过生日的长寿补贴去哪申请")

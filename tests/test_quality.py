@@ -2,7 +2,8 @@
 
 The shared dev set is held to the issue's bar. The project's own set (tests/eval/questions.jsonl) is held to
 the floor measured when the current lexicons were written, and so is the blind held-out set
-(tests/eval/holdout.jsonl); raise the floors when the figures improve.
+(tests/eval/holdout.jsonl) and the probe set (tests/eval/probes.jsonl); raise the floors when the figures
+improve.
 """
 
 from pathlib import Path
@@ -17,11 +18,15 @@ OWN = ROOT / "tests" / "eval" / "questions.jsonl"
 DEV = SHARED / "eval" / "dev.jsonl"
 
 HOLDOUT = ROOT / "tests" / "eval" / "holdout.jsonl"
+PROBES = ROOT / "tests" / "eval" / "probes.jsonl"
 
-OWN_FLOOR = {"hit1": 0.94, "hit3": 0.95, "colloquial": 0.82, "refused": 0.96, "confident_wrong": 0.06}
+OWN_FLOOR = {"hit1": 0.95, "hit3": 0.96, "colloquial": 0.84, "refused": 0.96, "confident_wrong": 0.05}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
-HOLDOUT_FLOOR = {"hit1": 0.74, "colloquial": 0.70, "refused": 0.9}
+HOLDOUT_FLOOR = {"hit1": 0.76, "colloquial": 0.72, "refused": 0.9}
+# The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
+# without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
+PROBES_FLOOR = {"hit1": 0.87, "hit3": 0.94, "colloquial": 0.78, "refused": 0.9}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +65,15 @@ def test_held_out_set_meets_its_floor(kb: KnowledgeBase) -> None:
     assert held.hit1 / held.who >= HOLDOUT_FLOOR["hit1"], held.lines()
     assert held.hard_ok / held.hard >= HOLDOUT_FLOOR["colloquial"], held.lines()
     assert held.refused / held.none >= HOLDOUT_FLOOR["refused"], held.lines()
+
+
+def test_probe_set_meets_its_floor(kb: KnowledgeBase) -> None:
+    probes = evaluate(kb, load_gold(PROBES))
+    assert probes.who >= 450 and probes.hard >= 200
+    assert probes.hit1 / probes.who >= PROBES_FLOOR["hit1"], probes.lines()
+    assert probes.hit3 / probes.who >= PROBES_FLOOR["hit3"], probes.lines()
+    assert probes.hard_ok / probes.hard >= PROBES_FLOOR["colloquial"], probes.lines()
+    assert probes.refused / probes.none >= PROBES_FLOOR["refused"], probes.lines()
 
 
 def test_traps_from_the_damaged_copy_are_all_answered_right(own: Figures) -> None:
