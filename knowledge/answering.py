@@ -121,25 +121,34 @@ class Answerer:
         return fused
 
     def _coverage(
-        self, candidates: Sequence[tuple[str, frozenset[str]]], understood: Understanding
+        self, candidates: Sequence[tuple[str, str]], understood: Understanding
     ) -> NDArray[np.float32]:
         """Share of the question's distinct topic units each candidate contains (by words or, failing that, text)."""
         unit_words = [
-            (u, set(words) or {u})
+            (u, [f" {w} " for w in words or (u,)])
             for u, words in zip(understood.units, understood.unit_words, strict=True)
             if len(u) > 1 and u not in understood.missing
         ]
         if not unit_words:
             return np.ones(len(candidates), dtype=np.float32)
-        shares = [
-            sum(1 for u, words in unit_words if u in text or words & clause_words) / len(unit_words)
-            for text, clause_words in candidates
-        ]
+        shares = []
+        for text, clause_words in candidates:  # loops, not generators: this runs for 60 candidates a question
+            held = 0
+            for unit, words in unit_words:
+                if unit in text:
+                    held += 1
+                    continue
+                for word in words:
+                    if word in clause_words:
+                        held += 1
+                        break
+            shares.append(held / len(unit_words))
         return np.array(shares, dtype=np.float32)
 
     @staticmethod
-    def _matched(text: str, clause_words: frozenset[str], understood: Understanding) -> tuple[str, ...]:
-        matched = [t for t, _ in understood.terms if t in clause_words]
+    def _matched(text: str, clause_words: str, understood: Understanding) -> tuple[str, ...]:
+        """The question's terms among a clause's words (as `ClauseStore.texts` gives them), or its units in the text."""
+        matched = [t for t, _ in understood.terms if f" {t} " in clause_words]
         if not matched:
             matched = [u for u in understood.units if u in text]
         return tuple(matched)
@@ -187,8 +196,8 @@ class Answerer:
         order = np.argsort(-ranked, kind="stable").tolist()
         groups: dict[tuple[str, str], list[int]] = {}
         for i in order:
-            if keys[i] in understood.excluded_departments or any(
-                known in candidates[i][0] for known in understood.excluded
+            if keys[i] in understood.excluded_departments or (
+                understood.excluded and any(known in candidates[i][0] for known in understood.excluded)
             ):
                 continue
             groups.setdefault((keys[i], documents[i]), []).append(i)

@@ -249,26 +249,28 @@ class ClauseStore:
                     self._cache[i] = found[i]
         return [found[i] for i in ids if i in found]
 
-    def texts(self, ids: Sequence[int]) -> list[tuple[str, frozenset[str]]]:
-        """(text, index words) of each clause, in the order asked: what ranking reads of every candidate.
+    def texts(self, ids: Sequence[int]) -> list[tuple[str, str]]:
+        """(text, index words) of each clause, in the order asked: what ranking reads of every candidate. The words
+        are space-separated with a space at each end, so word w is among them when f" {w} " is in the string.
 
-        Two columns instead of a whole clause: ranking looks at ~60 candidates and shows a few, and reading and
-        building 60 full clauses was the largest cost of a question at 100k clauses (bench/RESULTS.md, session 3).
+        Two columns instead of a whole clause, and no set of words built: ranking looks at ~60 candidates and
+        shows a few, and reading and building 60 full clauses was the largest cost of a question at 100k clauses
+        (bench/RESULTS.md, session 3).
         """
-        found: dict[int, tuple[str, frozenset[str]]] = {}
+        found: dict[int, tuple[str, str]] = {}
         with self._lock:
             for i in ids:
                 if i in self._cache:
                     clause, words = self._cache[i]
-                    found[i] = (clause.text, words)
+                    found[i] = (clause.text, f" {' '.join(words)} ")
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
-            query = f"SELECT id, text, words FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
+            query = f"SELECT id, text, ' ' || words || ' ' FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
             cursor = self._conn().cursor()
             cursor.row_factory = None
             for id_, text, words in cursor.execute(query, chunk):
-                found[id_] = (text, frozenset(words.split()))
+                found[id_] = (text, words)
         return [found[i] for i in ids]
 
     def sql(self, sql: str, params: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
