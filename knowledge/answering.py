@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from knowledge.models import Answer, AnswerSet, Clause, DocumentInfo, DutiesResult, Understanding
+from knowledge.models import Answer, AnswerSet, DocumentInfo, DutiesResult, Understanding
 from knowledge.query import EXPANSION_WEIGHT, PROCEDURAL_WORDS, QueryParser
 from knowledge.storage import ClauseIndex, ClauseStore
 from knowledge.tokenize import bigrams
@@ -52,13 +52,14 @@ class Answerer:
         documents: Sequence[DocumentInfo],
         generic_keys: set[str],
     ) -> None:
-        from knowledge.build import ATTRIBUTIONS
+        from knowledge.build import ATTRIBUTIONS, ROLES
 
         self.index = index
         self.store = store
         self.parser = parser
         self.documents = tuple(documents)
         self._document_position = {d.id: i for i, d in enumerate(self.documents)}
+        self._lead_role = ROLES.index("lead")
         attribution_prior = np.array([ATTRIBUTION_PRIOR[a] for a in ATTRIBUTIONS], dtype=np.float32)
         generic = np.array([k in generic_keys for k in index.department_keys] or [False], dtype=bool)
         self.prior: NDArray[np.float32] = (
@@ -120,29 +121,36 @@ class Answerer:
         return fused
 
     def _coverage(
-        self, candidates: Sequence[tuple[Clause, frozenset[str]]], understood: Understanding
+        self, candidates: Sequence[tuple[str, str]], understood: Understanding
     ) -> NDArray[np.float32]:
         """Share of the question's distinct topic units each candidate contains (by words or, failing that, text)."""
-        units = [u for u in understood.units if len(u) > 1 and u not in understood.missing]
-        if not units:
-            return np.ones(len(candidates), dtype=np.float32)
-        unit_words = [set(self.parser.analyzer.words(u)) or {u} for u in units]
-        shares = [
-            sum(
-                1
-                for u, words in zip(units, unit_words, strict=True)
-                if u in clause.text or words & clause_words
-            )
-            / len(units)
-            for clause, clause_words in candidates
+        unit_words = [
+            (u, [f" {w} " for w in words or (u,)])
+            for u, words in zip(understood.units, understood.unit_words, strict=True)
+            if len(u) > 1 and u not in understood.missing
         ]
+        if not unit_words:
+            return np.ones(len(candidates), dtype=np.float32)
+        shares = []
+        for text, clause_words in candidates:  # loops, not generators: this runs for 60 candidates a question
+            held = 0
+            for unit, words in unit_words:
+                if unit in text:
+                    held += 1
+                    continue
+                for word in words:
+                    if word in clause_words:
+                        held += 1
+                        break
+            shares.append(held / len(unit_words))
         return np.array(shares, dtype=np.float32)
 
     @staticmethod
-    def _matched(clause: Clause, clause_words: frozenset[str], understood: Understanding) -> tuple[str, ...]:
-        matched = [t for t, _ in understood.terms if t in clause_words]
+    def _matched(text: str, clause_words: str, understood: Understanding) -> tuple[str, ...]:
+        """The question's terms among a clause's words (as `ClauseStore.texts` gives them), or its units in the text."""
+        matched = [t for t, _ in understood.terms if f" {t} " in clause_words]
         if not matched:
-            matched = [u for u in understood.units if u in clause.text]
+            matched = [u for u in understood.units if u in text]
         return tuple(matched)
 
     def rank(self, understood: Understanding, prefer_region: str = "") -> tuple[list[Answer], list[str]]:
@@ -175,39 +183,43 @@ class Answerer:
         if len(top) == 0:
             return [], notes
         top = top[np.argsort(-masked[top], kind="stable")]
-        candidates = self.store.get_many([int(p) + 1 for p in top])
+        # Candidates are ranked and grouped on the index's arrays and their text and words alone; whole clauses
+        # are read for the few answers shown.
+        ids = [int(p) + 1 for p in top]
+        candidates = self.store.texts(ids)
+        keys = [self.index.department_keys[k] for k in self.index.department[top].tolist()]
+        documents = [self.documents[d].id for d in self.index.document[top].tolist()]
+        leads = (self.index.role[top] == self._lead_role).tolist()
         ranked = masked[top].astype(np.float64)
         if COVERAGE_EXPONENT:
             ranked *= (0.5 + 0.5 * self._coverage(candidates, understood)) ** COVERAGE_EXPONENT
-        order = np.argsort(-ranked, kind="stable")
+        order = np.argsort(-ranked, kind="stable").tolist()
         groups: dict[tuple[str, str], list[int]] = {}
         for i in order:
-            clause = candidates[i][0]
-            if clause.department_key in understood.excluded_departments or any(
-                known in clause.text for known in understood.excluded
+            if keys[i] in understood.excluded_departments or (
+                understood.excluded and any(known in candidates[i][0] for known in understood.excluded)
             ):
                 continue
-            groups.setdefault((clause.department_key, clause.document.id), []).append(int(i))
-        answers: list[Answer] = []
+            groups.setdefault((keys[i], documents[i]), []).append(i)
+        chosen: list[int] = []
         shown: set[tuple[str, str]] = set()
         for members in groups.values():
-            best = members[0]
-            if candidates[best][0].role == "assist":
-                leading = [
-                    i
-                    for i in members
-                    if candidates[i][0].role == "lead" and ranked[i] >= LEAD_PREFERENCE * ranked[best]
-                ]
-                best = leading[0] if leading else best
-            clause, clause_words = candidates[best]
-            if (clause.document.id, clause.text) in shown:
+            best_i = members[0]
+            if not leads[best_i]:
+                leading = [i for i in members if leads[i] and ranked[i] >= LEAD_PREFERENCE * ranked[best_i]]
+                best_i = leading[0] if leading else best_i
+            if (documents[best_i], candidates[best_i][0]) in shown:
                 continue
-            shown.add((clause.document.id, clause.text))
-            answers.append(
-                Answer(clause, float(ranked[best]), self._matched(clause, clause_words, understood))
-            )
-        answers.sort(key=lambda a: -a.score)
-        return answers[:MAX_ANSWERS], notes
+            shown.add((documents[best_i], candidates[best_i][0]))
+            chosen.append(best_i)
+        chosen.sort(key=lambda i: -ranked[i])
+        chosen = chosen[:MAX_ANSWERS]
+        clauses = self.store.get_many([ids[i] for i in chosen])
+        answers = [
+            Answer(clause, float(ranked[i]), self._matched(*candidates[i], understood))
+            for i, (clause, _) in zip(chosen, clauses, strict=True)
+        ]
+        return answers, notes
 
     def ask(self, question: str, duties: Callable[[str], DutiesResult], prefer_region: str = "") -> AnswerSet:
         understood = self.parser.parse(question)
@@ -260,17 +272,14 @@ class Answerer:
         matter (out_of_scope.txt) is refused unless an equal weight of everyday environmental words led to the
         clause; without strong evidence, one whose topic is mostly words the lists never use is refused too.
         """
-        analyzer = self.parser.analyzer
-        expanded = {
-            w for _, written in understood.expansions for term in written for w in analyzer.words(term)
-        }
-        original = set(analyzer.words(" ".join(understood.units)))
+        expanded = set(understood.expansion_words)
+        original = {w for words in understood.unit_words for w in words}
         matched = set(top.matched_terms)
         lexicon_led = bool(matched & (expanded - original))
         topic_hits = {
             u
-            for u in understood.units
-            if len(u) > 1 and (u in top.clause.text or set(analyzer.words(u)) & matched)
+            for u, words in zip(understood.units, understood.unit_words, strict=True)
+            if len(u) > 1 and (u in top.clause.text or matched.intersection(words))
         }
         if understood.out_of_scope:
             spoken = sum(len(s) for s, _ in understood.expansions) if lexicon_led else 0

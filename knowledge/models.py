@@ -237,6 +237,10 @@ class Understanding:
     out_of_scope: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
     excluded_departments: tuple[str, ...] = ()
+    # The index words of each topic unit and of the everyday expansions' written terms: jieba cuts the question
+    # once at parsing, and ranking and the refusal decision reuse these (they are not part of the JSON).
+    unit_words: tuple[tuple[str, ...], ...] = ()
+    expansion_words: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,14 +114,16 @@ class QueryParser:
                 docs = self._title_pieces.setdefault(title[i : i + TITLE_MATCH_CHARS], [])
                 if not docs or docs[-1] != doc_id:
                     docs.append(doc_id)
+        # Longest first, then by text: a set's order changes from process to process, the JSON must not.
         self.out_of_scope = sorted(
-            {normalize(t) for t in out_of_scope or () if len(t) >= 2}, key=len, reverse=True
+            {normalize(t) for t in out_of_scope or () if len(t) >= 2}, key=lambda t: (-len(t), t)
         )
         table: dict[str, list[str]] = {}
         for spoken, written in everyday:
             for phrase in spoken:
                 table.setdefault(normalize(phrase), []).extend(written)
         self.everyday = sorted(table.items(), key=lambda kv: -len(kv[0]))
+        self._written_words: dict[str, tuple[str, ...]] = {}
         # Phrases by their first two characters (one-character phrases by that character), with their rank in
         # `everyday`, so a question is scanned once instead of once per phrase.
         self._phrases_at: dict[str, list[tuple[int, str]]] = {}
@@ -140,6 +142,13 @@ class QueryParser:
         self._region_names = sorted(
             ((normalize(a), r) for r in regions for a in (r.name, *r.aliases)), key=lambda p: -len(p[0])
         )
+        # Both lists by their names' first two characters (a one-character alias by that character), with their
+        # rank in the list: a question is scanned once instead of once per name — at national scale there are
+        # thousands of place names. Only names that end in an office word can be a department asked about.
+        self._regions_at = _by_prefix(alias for alias, _ in self._region_names)
+        self._offices_at = _by_prefix(
+            name if _OFFICE_SUFFIX.search(name) else "" for name, _ in self._dept_names
+        )
 
     def region_family(self, name: str) -> set[str]:
         """A region and every region within it."""
@@ -154,10 +163,12 @@ class QueryParser:
         return family
 
     def _find_region(self, text: str) -> tuple[Region | None, str]:
-        for alias, region in self._region_names:
-            if alias and alias in text:
-                return region, text.replace(alias, " ")
-        return None, text
+        """The longest region name in the text (the first listed among equals), and the text without it."""
+        found = _occurring(self._regions_at, text)
+        if not found:
+            return None, text
+        alias, region = self._region_names[min(found)]
+        return region, text.replace(alias, " ")
 
     def region_named(self, text: str) -> str:
         region, _ = self._find_region(normalize(text))
@@ -166,18 +177,22 @@ class QueryParser:
     def _find_document(self, text: str) -> tuple[str, str]:
         """A document named by a long piece of its title (「构建现代环境治理体系」), and the text without it."""
         best_id, best = "", ""
-        candidates = dict.fromkeys(
-            doc_id
-            for i in range(len(text) - TITLE_MATCH_CHARS + 1)
-            for doc_id in self._title_pieces.get(text[i : i + TITLE_MATCH_CHARS], ())
-        )
-        for doc_id in candidates:
+        # Where in the text each candidate title's pieces start, candidates in the order they are first met.
+        starts: dict[str, list[int]] = {}
+        for i in range(len(text) - TITLE_MATCH_CHARS + 1):
+            for doc_id in self._title_pieces.get(text[i : i + TITLE_MATCH_CHARS], ()):
+                starts.setdefault(doc_id, []).append(i)
+        for doc_id, at in starts.items():
             title = self.titles[doc_id]
-            piece = _longest_common_substring(text, title)
             # Long enough to name this document, not just to share its generic words (生态环境保护…).
-            if len(piece) >= max(TITLE_MATCH_CHARS, TITLE_MATCH_SHARE * len(title)) and len(piece) > len(
-                best
-            ):
+            needed = max(TITLE_MATCH_CHARS, TITLE_MATCH_SHARE * len(title))
+            # A shared run of n characters starts n - TITLE_MATCH_CHARS + 1 consecutive pieces, which bounds the
+            # run from above: at national scale thousands of titles share a generic phrase, and only the first
+            # of them needs comparing in full.
+            if _longest_streak(at) + TITLE_MATCH_CHARS - 1 < max(needed, len(best) + 1):
+                continue
+            piece = _longest_common_substring(text, title, at)
+            if len(piece) >= needed and len(piece) > len(best):
                 best_id, best = doc_id, piece
         return (best_id, text.replace(best, " ")) if best_id else ("", text)
 
@@ -196,10 +211,9 @@ class QueryParser:
             resolved = self.departments.resolve(name)
             if resolved:
                 return name, resolved[0].key, topic, True
-        for name, key in self._dept_names:
+        for rank in sorted(_occurring(self._offices_at, text)):
+            name, key = self._dept_names[rank]
             start = text.find(name)
-            if start < 0 or not _OFFICE_SUFFIX.search(name):
-                continue
             before = text[max(0, start - 2) : start]
             if any(before.endswith(cue) for cue in _PARTNER_CUE):
                 continue
@@ -284,15 +298,21 @@ class QueryParser:
         missing = tuple(
             u for u in units if not self.known(u) and not any(u in w or w in u for w in lexicon_words)
         )
+        # Units are cut one by one: jieba cuts a space-separated text block by block, so these are the words of
+        # the whole topic, and ranking reuses them per unit.
+        unit_words = tuple(tuple(self.analyzer.words(u)) for u in units)
         weights: dict[str, float] = {}
-        for word in self.analyzer.words(" ".join(units)):
-            weights[word] = PROCEDURAL_WEIGHT if word in PROCEDURAL_WORDS else 1.0
+        for words in unit_words:
+            for word in words:
+                weights[word] = PROCEDURAL_WEIGHT if word in PROCEDURAL_WORDS else 1.0
+        expansion_words: list[str] = []
         for expansion in expansions:
             for written in expansion.written:
                 # An abbreviation (环评 → 环境影响评价, 危废 → 危险废物) means exactly what it stands for.
                 weight = 1.0 if _abbreviates(expansion.spoken, written) else EXPANSION_WEIGHT
-                for word in self.analyzer.words(written):
+                for word in self._lexicon_words(written):
                     weights.setdefault(word, weight)
+                    expansion_words.append(word)
         dept_keys: tuple[str, ...] = ()
         if dept_key:
             dept_keys = tuple(
@@ -314,7 +334,17 @@ class QueryParser:
             out_of_scope=out_of_scope,
             excluded=excluded,
             excluded_departments=excluded_keys,
+            unit_words=unit_words,
+            expansion_words=tuple(expansion_words),
         )
+
+    def _lexicon_words(self, written: str) -> tuple[str, ...]:
+        """The index words of an everyday entry's written term, cut once per process: the terms are the lexicon's,
+        so the memo is bounded by it (a race between threads only cuts a term twice)."""
+        words = self._written_words.get(written)
+        if words is None:
+            words = self._written_words[written] = tuple(self.analyzer.words(written))
+        return words
 
 
 def _abbreviates(short: str, full: str) -> bool:
@@ -325,10 +355,42 @@ def _abbreviates(short: str, full: str) -> bool:
     return all(ch in rest for ch in short)
 
 
-def _longest_common_substring(a: str, b: str) -> str:
-    """Longest run shared by two short strings (questions and titles are a few dozen characters)."""
+def _by_prefix(names: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
+    """(rank, name) of each non-empty name by its first two characters."""
+    table: dict[str, list[tuple[int, str]]] = {}
+    for rank, name in enumerate(names):
+        if name:
+            table.setdefault(name[:2], []).append((rank, name))
+    return table
+
+
+def _occurring(table: dict[str, list[tuple[int, str]]], text: str) -> set[int]:
+    """Ranks of the names of a `_by_prefix` table that occur in the text."""
+    found: set[int] = set()
+    for i in range(len(text)):
+        for key in {text[i : i + 2], text[i]}:
+            for rank, name in table.get(key, ()):
+                if text.startswith(name, i):
+                    found.add(rank)
+    return found
+
+
+def _longest_streak(ascending: list[int]) -> int:
+    """Length of the longest run of consecutive integers in an ascending list."""
+    longest = streak = 0
+    previous = -2
+    for n in ascending:
+        streak = streak + 1 if n == previous + 1 else 1
+        longest = max(longest, streak)
+        previous = n
+    return longest
+
+
+def _longest_common_substring(a: str, b: str, starts: Iterable[int] | None = None) -> str:
+    """Longest run shared by two short strings (questions and titles are a few dozen characters), the first of
+    equals; only runs beginning at `starts` of `a` when given."""
     best = ""
-    for i in range(len(a)):
+    for i in range(len(a)) if starts is None else starts:
         for j in range(i + len(best) + 1, len(a) + 1):
             if a[i:j] in b:
                 best = a[i:j]

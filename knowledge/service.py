@@ -33,7 +33,7 @@ from knowledge.models import (
     SetAside,
 )
 from knowledge.query import QueryParser, Region
-from knowledge.storage import ClauseIndex, ClauseStore, connect_readonly
+from knowledge.storage import SELECT_CLAUSE, ClauseIndex, ClauseStore, connect_readonly
 from knowledge.tokenize import TextAnalyzer, bigrams
 
 log = logging.getLogger(__name__)
@@ -246,8 +246,9 @@ class KnowledgeBase:
         groups: dict[tuple[str, str, str], list[Clause]] = {}
         if keys:
             marks = ",".join("?" * len(keys))
+            # Only the columns a clause needs: a large department has tens of thousands of clauses at national scale.
             sql = (
-                "SELECT * FROM clauses WHERE id IN "
+                f"SELECT {SELECT_CLAUSE} FROM clauses WHERE id IN "
                 f"(SELECT clause_id FROM clause_subjects WHERE department_key IN ({marks})) ORDER BY id"
             )
             for clause in self.store.rows(sql, sorted(keys)):

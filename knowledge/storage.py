@@ -44,7 +44,6 @@ CLAUSE_COLUMNS = (
     "partners",
     "text",
     "original",
-    "words",
 )
 SELECT_CLAUSE = ", ".join(CLAUSE_COLUMNS)
 
@@ -187,8 +186,8 @@ class ClauseStore:
             self._local.conn = conn
         return conn
 
-    def _clause(self, r: Sequence[Any]) -> tuple[Clause, frozenset[str]]:
-        """A clause from a row of CLAUSE_COLUMNS (by position: reading a Row by name costs more)."""
+    def _clause(self, r: Sequence[Any]) -> Clause:
+        """A clause from a row starting with CLAUSE_COLUMNS (by position: reading a Row by name costs more)."""
         (
             id_,
             ref,
@@ -205,7 +204,7 @@ class ClauseStore:
             partners,
             text,
             original,
-            words,
+            *_,
         ) = r
         entry = self.lexicon.entries.get(key)
         clause = Clause(
@@ -226,7 +225,7 @@ class ClauseStore:
             original=original,
             subjects=_names(subjects),
         )
-        return clause, frozenset(words.split())
+        return clause
 
     def get_many(self, ids: Sequence[int]) -> list[tuple[Clause, frozenset[str]]]:
         """Clauses (with their index words) in the order asked."""
@@ -238,26 +237,51 @@ class ClauseStore:
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
-            query = f"SELECT {SELECT_CLAUSE} FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
+            query = f"SELECT {SELECT_CLAUSE}, words FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
             cursor = self._conn().cursor()
             cursor.row_factory = None
             for r in cursor.execute(query, chunk):
-                found[r[0]] = self._clause(r)
+                found[r[0]] = (self._clause(r), frozenset(r[-1].split()))
         with self._lock:
             for i in missing[: max(0, CACHED_CLAUSES - len(self._cache))]:
                 if i in found:
                     self._cache[i] = found[i]
         return [found[i] for i in ids if i in found]
 
+    def texts(self, ids: Sequence[int]) -> list[tuple[str, str]]:
+        """(text, index words) of each clause, in the order asked: what ranking reads of every candidate. The words
+        are space-separated with a space at each end, so word w is among them when f" {w} " is in the string.
+
+        Two columns instead of a whole clause, and no set of words built: ranking looks at ~60 candidates and
+        shows a few, and reading and building 60 full clauses was the largest cost of a question at 100k clauses
+        (bench/RESULTS.md, session 3).
+        """
+        found: dict[int, tuple[str, str]] = {}
+        with self._lock:
+            for i in ids:
+                if i in self._cache:
+                    clause, words = self._cache[i]
+                    found[i] = (clause.text, f" {' '.join(words)} ")
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            query = f"SELECT id, text, ' ' || words || ' ' FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
+            cursor = self._conn().cursor()
+            cursor.row_factory = None
+            for id_, text, words in cursor.execute(query, chunk):
+                found[id_] = (text, words)
+        return [found[i] for i in ids]
+
     def sql(self, sql: str, params: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
         """Rows of any read-only query on this thread's connection."""
         yield from self._conn().execute(sql, params)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Clause]:
+        """Clauses of a query that selects at least CLAUSE_COLUMNS (`SELECT_CLAUSE` reads no more than needed)."""
         cursor = self._conn().cursor()
         cursor.row_factory = None
         cursor.execute(sql, params)
         names = [d[0] for d in cursor.description]
         columns = operator.itemgetter(*(names.index(c) for c in CLAUSE_COLUMNS))
         for r in cursor:
-            yield self._clause(columns(r))[0]
+            yield self._clause(columns(r))

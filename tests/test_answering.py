@@ -9,6 +9,7 @@ from knowledge.answering import LEAD_PREFERENCE
 from knowledge.query import EXPANSION_WEIGHT
 from knowledge.retrieval import LuceneBM25
 from knowledge.service import KnowledgeBase
+from knowledge.storage import ClauseStore
 from knowledge.tokenize import searchable
 
 
@@ -224,3 +225,17 @@ def _tokens(kb: KnowledgeBase, clause_id: int) -> list[str]:
     clause = kb.clause(clause_id)
     assert clause is not None
     return kb.data.analyzer.words(searchable(clause.text))
+
+
+def test_ranking_reads_the_text_and_words_of_whole_clauses(kb: KnowledgeBase) -> None:
+    """`texts` (what ranking reads of each candidate) agrees with whole clauses, from SQLite and from the cache."""
+    ids = [c.id for c in kb.all_clauses()][::-3]
+    fresh = ClauseStore(kb.store.path, kb.store.documents, kb.store.lexicon)
+    whole = fresh.get_many(ids)
+    for texts in (
+        ClauseStore(kb.store.path, kb.store.documents, kb.store.lexicon).texts(ids),
+        fresh.texts(ids),
+    ):
+        assert [t for t, _ in texts] == [c.text for c, _ in whole]
+        assert [frozenset(w.split()) for _, w in texts] == [w for _, w in whole]
+        assert all(w.startswith(" ") and w.endswith(" ") for _, w in texts)
