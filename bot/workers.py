@@ -38,6 +38,7 @@ import hmac
 import json
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import time
@@ -111,7 +112,7 @@ async def _serve(settings: Settings, index: int, sock: socket.socket) -> None:
     watcher = asyncio.create_task(_watch_knowledge(services.knowledge))
     writer.write(READY + b"\n")
     await writer.drain()
-    log.info("worker %d ready", index)
+    log.info("worker %d ready (pid %d)", index, os.getpid())
 
     async def handle(update: Update) -> None:
         try:
