@@ -122,10 +122,14 @@ async def _serve(settings: Settings, index: int, sock: socket.socket) -> None:
 
     tasks: set[asyncio.Task[None]] = set()
     while line := await reader.readline():
+        data = json.loads(line)  # written by the supervisor: one JSON object with an int update_id
         try:
-            update = Update.de_json(json.loads(line), application.bot)
-        except (ValueError, TypeError, KeyError):
-            log.error("worker %d: could not read an update of %d bytes; skipped", index, len(line))
+            update = Update.de_json(data, application.bot)
+        except Exception:  # one malformed update must not kill the worker (and be replayed into the next one)
+            log.error(
+                "worker %d: update %s could not be read; skipped", index, data["update_id"], exc_info=True
+            )
+            writer.write(b"%d\n" % data["update_id"])
             continue
         task = asyncio.create_task(handle(update))
         tasks.add(task)
@@ -252,6 +256,8 @@ class Supervisor:
         if worker.pending:
             log.error("worker %d: replaying %d unfinished updates", worker.index, len(worker.pending))
         worker.alive = True
+        if self.stopping.is_set() and writer.can_write_eof():
+            writer.write_eof()  # replaced while the bot was stopping: finish the replayed updates, then exit
         await writer.drain()
 
     async def _listen(self, worker: Worker, reader: asyncio.StreamReader) -> None:
@@ -313,12 +319,6 @@ class Supervisor:
             if worker.writer is not None and worker.alive and worker.writer.can_write_eof():
                 with contextlib.suppress(OSError):
                     worker.writer.write_eof()
-            if not worker.alive and worker.pending:
-                log.error(
-                    "worker %d was down at shutdown: %d updates not answered",
-                    worker.index,
-                    len(worker.pending),
-                )
         clean = True
         deadline = time.monotonic() + STOP_GRACE
         for worker in self.workers:
@@ -340,6 +340,10 @@ class Supervisor:
                 await asyncio.gather(worker.listener, return_exceptions=True)
             if worker.writer is not None:
                 worker.writer.close()
+            if worker.pending:
+                # Confirmed to Telegram but never handled: say so loudly, with how many.
+                log.error("worker %d stopped with %d updates unhandled", worker.index, len(worker.pending))
+                clean = False
         return clean
 
     # ------------------------------------------------------------------------------- long polling
