@@ -195,14 +195,16 @@ def tree_pids(pid: int) -> list[int]:
     return out
 
 
-def tree_times(pid: int) -> tuple[float, float]:
-    """(all threads, main threads only) CPU seconds summed over the process tree; exited processes are lost."""
+def tree_times(pid: int) -> tuple[float, float, dict[int, float]]:
+    """(all threads, main threads only, per process) CPU seconds over the process tree; exited ones are lost."""
     total = main = 0.0
+    each: dict[int, float] = {}
     for member in tree_pids(pid):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            total += proc_times(member)
+            each[member] = proc_times(member)
+            total += each[member]
             main += proc_times(member, member)
-    return total, main
+    return total, main, each
 
 
 def tree_status(pid: int) -> dict[str, str]:
@@ -272,13 +274,14 @@ class Sample:
     own: float
     busy: float
     steal: float
+    per_process: dict[int, float] = field(default_factory=dict)
 
     @classmethod
     def take(cls, pid: int) -> Sample:
         times = os.times()
         busy, steal, _ = machine_busy()
-        bot, bot_main = tree_times(pid)
-        return cls(time.monotonic(), bot, bot_main, times.user + times.system, busy, steal)
+        bot, bot_main, each = tree_times(pid)
+        return cls(time.monotonic(), bot, bot_main, times.user + times.system, busy, steal, each)
 
 
 # ------------------------------------------------------------------------------------------- components
@@ -846,6 +849,10 @@ def analyse(
         "others_cpu_cores": max(0.0, busy - bot_cpu - own_cpu) / seconds,
         "steal_cores": (s1.steal - s0.steal) / seconds,
         "bot_cpu_total_s": run.end_sample.bot,
+        # The first process is the one started (the supervisor with BOT_WORKERS > 1), then its descendants.
+        "bot_cpu_cores_by_process": [
+            round((s1.per_process[p] - s0.per_process.get(p, 0.0)) / seconds, 3) for p in s1.per_process
+        ],
         "bot_rss": run.status.get("VmRSS", "?"),
         "bot_hwm": run.status.get("VmHWM", "?"),
         "bot_threads": run.status.get("Threads", "?"),
@@ -927,6 +934,10 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
             f"{r['bot_loop_cpu_cores']:.2f} / {r['bot_cpu_cores'] - r['bot_loop_cpu_cores']:.2f} cores; "
             f"{r['bot_loop_ms_per_answer']:.2f} / {r['bot_cpu_ms_per_answer'] - r['bot_loop_ms_per_answer']:.2f}"
             " ms per answered question",
+        ),
+        (
+            "bot CPU in window by process (the one started first, then its children)",
+            " / ".join(f"{c:.2f}" for c in r["bot_cpu_cores_by_process"]) + " cores",
         ),
         (
             "bot at the end: CPU total / VmRSS / VmHWM / threads",
