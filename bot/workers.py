@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll may wait at Telegram (PTB's run_polling default)
+POLL_LIMIT = 100  # updates per getUpdates (Telegram's maximum)
+POLL_INTERVAL_BUSY = 0.02  # pause after a getUpdates that returned updates, so that the next one returns more
 POLL_BACKOFF = (0.5, 1.0, 2.0, 4.0, 5.0)  # after a failed getUpdates; the last repeats
 STARTUP_TIMEOUT = 120.0  # a worker loads the knowledge base and calls getMe before it is ready
 STOP_GRACE = 8.0  # seconds the workers get after SIGTERM to send what they have
@@ -94,7 +96,12 @@ def worker_main(settings: Settings, index: int, sock: socket.socket) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(settings, label=f"worker {index}")
-    asyncio.run(_serve(settings, index, sock))
+    try:
+        asyncio.run(_serve(settings, index, sock))
+    except Exception:
+        # Through logging, so the traceback is redacted (multiprocessing would print it raw to stderr).
+        log.critical("worker %d failed", index, exc_info=True)
+        raise SystemExit(1) from None
 
 
 async def _serve(settings: Settings, index: int, sock: socket.socket) -> None:
@@ -356,40 +363,45 @@ class Supervisor:
         offset = confirmed = 0
         failures = 0
         timeout = httpx.Timeout(10.0, read=POLL_TIMEOUT + 10.0)
+        stop = asyncio.create_task(self.stopping.wait())
         async with httpx.AsyncClient(timeout=timeout) as client:
-            while not self.stopping.is_set():
-                request = asyncio.create_task(self._get_updates(client, offset, POLL_TIMEOUT))
-                stop = asyncio.create_task(self.stopping.wait())
-                await asyncio.wait({request, stop}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                while not self.stopping.is_set():
+                    request = asyncio.create_task(self._get_updates(client, offset, POLL_TIMEOUT))
+                    await asyncio.wait({request, stop}, return_when=asyncio.FIRST_COMPLETED)
+                    if not request.done():
+                        # Updates in a response never read are not confirmed: Telegram sends them again later.
+                        request.cancel()
+                        await asyncio.gather(request, return_exceptions=True)
+                        break
+                    try:
+                        updates = request.result()
+                    except _PollError as exc:
+                        if exc.fatal:
+                            raise
+                        delay = exc.retry_after or POLL_BACKOFF[min(failures, len(POLL_BACKOFF) - 1)]
+                        failures += 1
+                        log.warning("getUpdates failed (%s): retrying in %.1f s", exc, delay)
+                        await asyncio.wait({stop}, timeout=delay)
+                        continue
+                    confirmed, failures = offset, 0
+                    if updates:
+                        await self.hand(updates)
+                        offset = max(int(u.get("update_id", 0)) for u in updates) + 1
+                        if len(updates) < POLL_LIMIT:
+                            # Busy: let more updates gather before asking again (PTB's poll_interval). A call
+                            # costs ~1.5 ms of CPU here; at 170 updates/s one per 1-2 updates took a fifth of a
+                            # core (bench/RESULTS.md, session 3).
+                            await asyncio.wait({stop}, timeout=POLL_INTERVAL_BUSY)
+            finally:
                 stop.cancel()
-                if not request.done():
-                    # Updates in a response never read are not confirmed: Telegram sends them again later.
-                    request.cancel()
-                    await asyncio.gather(request, return_exceptions=True)
-                    break
-                confirmed = offset
-                try:
-                    updates = request.result()
-                except _PollError as exc:
-                    if exc.fatal:
-                        raise
-                    delay = exc.retry_after or POLL_BACKOFF[min(failures, len(POLL_BACKOFF) - 1)]
-                    failures += 1
-                    log.warning("getUpdates failed (%s): retrying in %.1f s", exc, delay)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.stopping.wait(), delay)
-                    continue
-                failures = 0
-                if updates:
-                    await self.hand(updates)
-                    offset = max(int(u.get("update_id", 0)) for u in updates) + 1
             if offset != confirmed:
                 # As PTB does when it stops: one short call that confirms what was handed over.
                 with contextlib.suppress(_PollError, httpx.HTTPError):
                     await self._get_updates(client, offset, 0, limit=1)
 
     async def _get_updates(
-        self, client: httpx.AsyncClient, offset: int, timeout: int, limit: int = 100
+        self, client: httpx.AsyncClient, offset: int, timeout: int, limit: int = POLL_LIMIT
     ) -> list[JSON]:
         payload = {"offset": offset, "timeout": timeout, "limit": limit, "allowed_updates": _all_types()}
         try:
