@@ -2,11 +2,12 @@
 
 Usage: BOT_WORKERS=2 python -m bot run
 
-One python-telegram-bot process spends ~7 ms of event-loop CPU per answer (bench/RESULTS.md): it cannot use a
-second core, and tops out near 140 answers a second. With BOT_WORKERS=N the `run` process becomes a supervisor:
+One python-telegram-bot process spends 5-7 ms of event-loop CPU per answer (bench/RESULTS.md): it cannot use
+a second core. With BOT_WORKERS=N the `run` process becomes a supervisor:
 
-- it receives updates as raw JSON — long polling (Telegram allows one getUpdates consumer per token) or, with
-  WEBHOOK_URL, one webhook listener that checks the secret token — without building telegram objects;
+- it receives updates as raw JSON — long polling (Telegram allows one getUpdates consumer per token; after a
+  call that returned updates it pauses POLL_INTERVAL_BUSY so that calls return batches, not single updates) or,
+  with WEBHOOK_URL, one webhook listener that checks the secret token — without building telegram objects;
 - it hands each update to worker `routing.worker_for(update, N)`, so a chat's updates always reach the same
   worker, in the order received, and the chat's in-memory state (its answer lock, the answers kept for its
   「更多条款」 buttons, the update ids seen) stays in one process; what is shared (the chat's /region, usage and
@@ -22,12 +23,14 @@ second core, and tops out near 140 answers a second. With BOT_WORKERS=N the `run
   have (a worker still busy after STOP_GRACE seconds is killed, and the exit code is 1).
 
 Each worker is a whole bot (`bot.application.build_application` with no Updater, the same handlers), gets
-1/N of TELEGRAM_RATE_LIMIT (group limits are per chat, and a chat lives in one worker), and calls
+1/N of TELEGRAM_RATE_LIMIT (group limits are per chat, and a chat lives in one worker) and of the concurrent
+updates, and calls
 `process_update(Update.de_json(…))` for each line it receives. Workers are `multiprocessing` processes started
 with "spawn": a fresh interpreter that inherits none of the supervisor's threads or locks (fork after threads can
 deadlock), and that receives the frozen Settings object itself, so settings are read once and the token never
-appears on a command line. The channel is a socket pair per worker carrying one JSON line per update, and
-back one line per handled update id, so both ends can use asyncio streams with back-pressure.
+appears on a command line (that pickle goes from the supervisor to its own child; updates travel as JSON). The
+channel is a socket pair per worker carrying one JSON line per update, and back one line per handled update id,
+so both ends can use asyncio streams with back-pressure. A worker that hangs without dying is not detected.
 """
 
 from __future__ import annotations
