@@ -52,7 +52,6 @@ ADMIN_COMMANDS = [
     BotCommand("reload", "从源文件重建知识库"),
 ]
 MAX_RETRIES = 5
-CONCURRENT_UPDATES = 16  # for the whole bot: with BOT_WORKERS each worker gets its share (at least 4)
 # A leaky bucket of capacity C refilling C per minute sends at most 2C in any minute: Telegram allows 20 per group.
 GROUP_BURST = 10
 
@@ -86,8 +85,7 @@ def build_application(
 
     `worker`: this Application is worker number `worker` of `settings.workers` (bot/workers.py): it gets its
     updates from the supervisor instead of an Updater, its share of the overall rate limit (the per-group limit
-    stays whole: a group's updates all go to one worker) and of the concurrent updates, and only worker 0
-    registers the command menus.
+    stays whole: a group's updates all go to one worker), and only worker 0 registers the command menus.
     """
     services = services or Services(
         settings=settings,
@@ -106,11 +104,9 @@ def build_application(
                 max_retries=MAX_RETRIES,
             )
         )
-        # More updates in flight make each request dearer in httpx's connection pool (bench/RESULTS.md): httpcore
-        # checks every pooled connection (two system calls each) for every request. Workers share the budget.
-        .concurrent_updates(
-            CONCURRENT_UPDATES if worker is None else max(4, CONCURRENT_UPDATES // settings.workers)
-        )
+        # More updates in flight make each request dearer in httpx's connection pool (bench/RESULTS.md). Each
+        # worker has as many as one process (halving them per worker made no measurable difference, session 3).
+        .concurrent_updates(16)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )

@@ -23,8 +23,7 @@ a second core. With BOT_WORKERS=N the `run` process becomes a supervisor:
   have (a worker still busy after STOP_GRACE seconds is killed, and the exit code is 1).
 
 Each worker is a whole bot (`bot.application.build_application` with no Updater, the same handlers), gets
-1/N of TELEGRAM_RATE_LIMIT (group limits are per chat, and a chat lives in one worker) and of the concurrent
-updates, and calls
+1/N of TELEGRAM_RATE_LIMIT (group limits are per chat, and a chat lives in one worker), and calls
 `process_update(Update.de_json(…))` for each line it receives. Workers are `multiprocessing` processes started
 with "spawn": a fresh interpreter that inherits none of the supervisor's threads or locks (fork after threads can
 deadlock), and that receives the frozen Settings object itself, so settings are read once and the token never
