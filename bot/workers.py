@@ -184,6 +184,31 @@ class Worker:
     alive: bool = False
     deaths: deque[float] = field(default_factory=deque)
     listener: asyncio.Task[None] | None = None
+    exited: asyncio.Future[int] | None = None  # the process's exit code, once it has exited (_exit_of)
+
+
+def _exit_of(process: BaseProcess) -> asyncio.Future[int]:
+    """A future for the process's exit code, watched on the event loop through its sentinel.
+
+    Not `Process.join` in threads: two threads joining one process race on waitpid, and the loser sees no exit
+    code for a process that has exited.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[int] = loop.create_future()
+
+    def reap() -> None:
+        process.join(0)
+        if process.exitcode is None:  # the sentinel closes a moment before the exit status can be collected
+            loop.call_later(0.01, reap)
+        elif not future.done():
+            future.set_result(process.exitcode)
+
+    def closed() -> None:
+        loop.remove_reader(process.sentinel)
+        reap()
+
+    loop.add_reader(process.sentinel, closed)
+    return future
 
 
 class Supervisor:
@@ -246,6 +271,7 @@ class Supervisor:
         # Process.start forks and execs a fresh interpreter at once; only waiting for it to load is slow.
         process.start()
         theirs.close()
+        worker.exited = _exit_of(process)
         reader, writer = await asyncio.open_connection(sock=ours, limit=LINE_LIMIT)
         worker.process, worker.writer, worker.ready = process, writer, asyncio.Event()
         worker.listener = asyncio.create_task(self._listen(worker, reader))
@@ -278,12 +304,11 @@ class Supervisor:
             elif line.isdigit():
                 worker.pending.pop(int(line), None)
         worker.alive = False
-        process = worker.process
-        if process is not None:
-            await asyncio.to_thread(process.join, STOP_GRACE)
+        if worker.exited is not None:
+            await asyncio.wait({worker.exited}, timeout=STOP_GRACE)
         if self.stopping.is_set() or not worker.ready.is_set():
             return  # stopping as asked, or it never started (_start reports that)
-        code = process.exitcode if process is not None else None
+        code = worker.process.exitcode if worker.process is not None else None
         now = time.monotonic()
         worker.deaths.append(now)
         while worker.deaths and worker.deaths[0] < now - RESTART_WINDOW:
@@ -331,16 +356,16 @@ class Supervisor:
         clean = True
         deadline = time.monotonic() + STOP_GRACE
         for worker in self.workers:
-            process = worker.process
-            if process is None:
+            process, exited = worker.process, worker.exited
+            if process is None or exited is None:
                 continue
-            await asyncio.to_thread(process.join, max(0.1, deadline - time.monotonic()))
-            if process.exitcode is None:
+            await asyncio.wait({exited}, timeout=max(0.1, deadline - time.monotonic()))
+            if not exited.done():
                 log.error(
                     "worker %d did not finish within %.0f s of the stop: killed", worker.index, STOP_GRACE
                 )
                 process.kill()
-                await asyncio.to_thread(process.join, 5)
+                await asyncio.wait({exited}, timeout=5.0)
                 clean = False
             elif process.exitcode != 0:
                 log.error("worker %d exited with code %s", worker.index, process.exitcode)
