@@ -1,8 +1,8 @@
 """End-to-end throughput of the Telegram path: the real bot process against the fake Bot API, open loop.
 
 Usage: .venv/bin/python bench/telegram_load.py [--users 200] [--seconds 30] [--rate 170] [--warmup 3]
-       [--drain 15] [--bot real|ask|ask-inline|echo] [--concurrency 64] [--fake-as-is] [--json FILE]
-       [--bot-log FILE]                    (prints Markdown tables; results in bench/RESULTS.md)
+       [--drain 15] [--bot real|ask|ask-inline|echo] [--concurrency 16] [--workers 1] [--fake-as-is]
+       [--json FILE] [--bot-log FILE]      (prints Markdown tables; results in bench/RESULTS.md)
 
 What it does, all on loopback, bounded in time, and stopping everything it started:
 
@@ -12,7 +12,9 @@ What it does, all on loopback, bounded in time, and stopping everything it start
    of PTB's `send_message` (one at a time and 64 at once), of a bare httpx POST and of `Update.de_json`;
 2. starts `tests/fake_bot_api.FakeBotAPI` (subclassed here: timestamps, and two socket settings, see
    `TimedFakeBotAPI`) and the bot against it: `python -m bot run` with the environment of the brief, or with
-   `--bot` a stand-in with the product's PTB settings doing only part of the work (a baseline);
+   `--bot` a stand-in with the product's PTB settings doing only part of the work (a baseline); `--workers N`
+   sets BOT_WORKERS=N (a supervisor and N worker processes, bot/workers.py; CPU and memory are then summed
+   over the process tree);
 3. pushes private-chat questions from `--users` distinct users (the `q` of the who/none lines of
    tests/eval/questions.jsonl, cycled) on a fixed schedule at `--rate` per second, never waiting for replies:
    `--warmup` seconds not counted, then `--seconds` measured; then waits up to `--drain` seconds for the rest;
@@ -74,7 +76,7 @@ STARTUP_TIMEOUT = 90.0
 STOP_TIMEOUT = 10.0
 SETTLE_SECONDS = 1.0  # after the last reply, how long to keep watching for duplicates
 TARGET_RATE = 150.0
-PRODUCT_CONCURRENCY = 64  # bot/application.py: .concurrent_updates(64)
+PRODUCT_CONCURRENCY = 16  # bot/application.py: .concurrent_updates(16)
 TARGET_P95_MS = 250.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -179,6 +181,48 @@ def proc_times(pid: int, tid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def tree_pids(pid: int) -> list[int]:
+    """The process and its descendants (with BOT_WORKERS > 1 the bot is a supervisor and its workers)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return out
+
+
+def tree_times(pid: int) -> tuple[float, float, dict[int, float]]:
+    """(all threads, main threads only, per process) CPU seconds over the process tree; exited ones are lost."""
+    total = main = 0.0
+    each: dict[int, float] = {}
+    for member in tree_pids(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            each[member] = proc_times(member)
+            total += each[member]
+            main += proc_times(member, member)
+    return total, main, each
+
+
+def tree_status(pid: int) -> dict[str, str]:
+    """VmRSS, VmHWM (summed, kB) and Threads (summed) over the process tree, as /proc/<pid>/status writes them."""
+    sums = {"VmRSS": 0, "VmHWM": 0, "Threads": 0}
+    members = tree_pids(pid)
+    for member in members:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            status = proc_status(member)
+            for key in sums:
+                sums[key] += int(status[key].split()[0])
+    out = {key: f"{value} kB" for key, value in sums.items() if key != "Threads"}
+    out["Threads"] = (
+        f"{sums['Threads']} in {len(members)} processes" if len(members) > 1 else str(sums["Threads"])
+    )
+    return out
+
+
 def proc_status(pid: int) -> dict[str, str]:
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -226,18 +270,18 @@ class Sample:
 
     at: float
     bot: float
-    bot_main: float  # the bot's main thread: the asyncio event loop (PTB, httpx, handler code)
+    bot_main: float  # the bot's main threads: the asyncio event loops (PTB, httpx, handler code)
     own: float
     busy: float
     steal: float
+    per_process: dict[int, float] = field(default_factory=dict)
 
     @classmethod
     def take(cls, pid: int) -> Sample:
         times = os.times()
         busy, steal, _ = machine_busy()
-        return cls(
-            time.monotonic(), proc_times(pid), proc_times(pid, pid), times.user + times.system, busy, steal
-        )
+        bot, bot_main, each = tree_times(pid)
+        return cls(time.monotonic(), bot, bot_main, times.user + times.system, busy, steal, each)
 
 
 # ------------------------------------------------------------------------------------------- components
@@ -419,7 +463,7 @@ def serve_client_costs(base_url: str) -> None:
 
 
 def start_bot(
-    fake: FakeBotAPI, db: Path, log_db: Path, workdir: Path, mode: str, concurrency: int
+    fake: FakeBotAPI, db: Path, log_db: Path, workdir: Path, mode: str, concurrency: int, workers: int = 1
 ) -> subprocess.Popen[bytes]:
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -434,6 +478,7 @@ def start_bot(
         "WEBHOOK_URL": "",
         "WEBHOOK_SECRET": "",
         "LOG_QUESTIONS": "true",
+        "BOT_WORKERS": str(workers),
     }
     with (workdir / "bot-stderr.log").open("wb") as err:
         process = subprocess.Popen(
@@ -639,7 +684,7 @@ def run_load(
             break
         time.sleep(0.1)
     end_sample = Sample.take(process.pid)
-    status = proc_status(process.pid)
+    status = tree_status(process.pid)
     stopped_at = time.monotonic()
     stop_seconds = stop_bot(process)
     return Run(
@@ -756,6 +801,7 @@ def analyse(
     send_service = [fake.done_at[c.index] - c.at for c in sends]
     return {
         "users": args.users,
+        "workers": args.workers,
         "rate": args.rate,
         "seconds": round(seconds, 2),
         "questions_total": len(run.questions),
@@ -803,6 +849,10 @@ def analyse(
         "others_cpu_cores": max(0.0, busy - bot_cpu - own_cpu) / seconds,
         "steal_cores": (s1.steal - s0.steal) / seconds,
         "bot_cpu_total_s": run.end_sample.bot,
+        # The first process is the one started (the supervisor with BOT_WORKERS > 1), then its descendants.
+        "bot_cpu_cores_by_process": [
+            round((s1.per_process[p] - s0.per_process.get(p, 0.0)) / seconds, 3) for p in s1.per_process
+        ],
         "bot_rss": run.status.get("VmRSS", "?"),
         "bot_hwm": run.status.get("VmHWM", "?"),
         "bot_threads": run.status.get("Threads", "?"),
@@ -826,7 +876,12 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
             "bot",
             BOTS[args.bot]
             + ("" if args.concurrency == PRODUCT_CONCURRENCY else " (overridden)") * (args.bot == "real")
-            + f"; concurrent_updates({args.concurrency})",
+            + f"; concurrent_updates({args.concurrency})"
+            + (
+                f"; BOT_WORKERS={args.workers} (supervisor + {args.workers} workers)"
+                if args.workers > 1
+                else ""
+            ),
         ),
         ("users (private chats)", f"{r['users']}"),
         (
@@ -879,6 +934,10 @@ def report(r: JSON, comp: Components, args: argparse.Namespace) -> str:
             f"{r['bot_loop_cpu_cores']:.2f} / {r['bot_cpu_cores'] - r['bot_loop_cpu_cores']:.2f} cores; "
             f"{r['bot_loop_ms_per_answer']:.2f} / {r['bot_cpu_ms_per_answer'] - r['bot_loop_ms_per_answer']:.2f}"
             " ms per answered question",
+        ),
+        (
+            "bot CPU in window by process (the one started first, then its children)",
+            " / ".join(f"{c:.2f}" for c in r["bot_cpu_cores_by_process"]) + " cores",
         ),
         (
             "bot at the end: CPU total / VmRSS / VmHWM / threads",
@@ -949,6 +1008,12 @@ def main() -> None:
         default=PRODUCT_CONCURRENCY,
         help="concurrent_updates: a stand-in's, or the product's overridden at run time (its code is unchanged)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="BOT_WORKERS for the product: worker processes behind one poller",
+    )
     parser.add_argument("--serve", choices=sorted(BOTS), help=argparse.SUPPRESS)
     parser.add_argument("--client-costs", metavar="BASE_URL", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -972,6 +1037,8 @@ def main() -> None:
         and args.concurrency >= 1
     ):
         parser.error("--users 1..100000, --rate 0..5000, --seconds 1..600, --concurrency ≥ 1")
+    if args.workers != 1 and (args.bot != "real" or args.concurrency != PRODUCT_CONCURRENCY):
+        parser.error("--workers applies to the product as it is (--bot real, default --concurrency)")
     args.warmup = min(max(args.warmup, 0.0), 60.0)
     args.drain = min(max(args.drain, 1.0), 120.0)
 
@@ -999,7 +1066,9 @@ def main() -> None:
         try:
             probe_fake(fake, [t for texts in expected.values() for t in texts], comp)
             measure_client_costs(fake, comp)
-            process = start_bot(fake, db, workdir / "usage.db", workdir, args.bot, args.concurrency)
+            process = start_bot(
+                fake, db, workdir / "usage.db", workdir, args.bot, args.concurrency, args.workers
+            )
             time.sleep(0.5)  # post_init's set_my_commands, then the first long poll
             run = run_load(fake, process, questions, expected, args)
             result = analyse(fake, run, expected, args)

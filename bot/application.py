@@ -3,7 +3,9 @@
 Usage: python -m bot run   (TELEGRAM_BOT_TOKEN set; optional TELEGRAM_BASE_URL, ADMIN_IDS, WEBHOOK_*)
 
 `build_application` only builds (tests build it freely); `post_init` loads the knowledge base once, off the
-event loop, and registers the command menus; `run_bot` runs long polling, or a webhook when WEBHOOK_URL is set.
+event loop, and registers the command menus; `run_bot` runs long polling, or a webhook when WEBHOOK_URL is set,
+in this process — or, with BOT_WORKERS > 1, hands over to bot/workers.py, whose workers build their
+Application here too (`worker=`).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     services: Services = application.bot_data["services"]
     kb = await asyncio.to_thread(services.knowledge.load)
     log.info("knowledge loaded: %d documents, %d clauses", len(kb.documents()), kb.data.index.size)
+    if not application.bot_data.get("set_commands", True):
+        return  # another worker process registers the menus (they are the bot's, not a process's)
     bot = application.bot
     await bot.set_my_commands(PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats())
     await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
@@ -75,9 +79,14 @@ async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) 
 
 
 def build_application(
-    settings: Settings, services: Services | None = None
+    settings: Settings, services: Services | None = None, *, worker: int | None = None
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The configured Application; nothing runs until it is started."""
+    """The configured Application; nothing runs until it is started.
+
+    `worker`: this Application is worker number `worker` of `settings.workers` (bot/workers.py): it gets its
+    updates from the supervisor instead of an Updater, its share of the overall rate limit (the per-group limit
+    stays whole: a group's updates all go to one worker), and only worker 0 registers the command menus.
+    """
     services = services or Services(
         settings=settings,
         knowledge=KnowledgeHolder(settings.db_path, settings.knowledge_dir),
@@ -89,28 +98,36 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .rate_limiter(
             AIORateLimiter(
-                overall_max_rate=settings.rate_limit,
+                overall_max_rate=settings.rate_limit / (settings.workers if worker is not None else 1),
                 group_max_rate=GROUP_BURST,
                 group_time_period=60,
                 max_retries=MAX_RETRIES,
             )
         )
-        # More updates in flight make each request dearer in httpx's connection pool (bench/RESULTS.md).
+        # More updates in flight make each request dearer in httpx's connection pool (bench/RESULTS.md). Each
+        # worker has as many as one process (halving them per worker made no measurable difference, session 3).
         .concurrent_updates(16)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
+    if worker is not None:
+        builder = builder.updater(None)
     if settings.base_url:
         builder = builder.base_url(settings.base_url).base_file_url(
             settings.base_url.replace("/bot", "/file/bot", 1)
         )
     application = builder.build()
     application.bot_data["services"] = services
+    application.bot_data["set_commands"] = worker in (None, 0)
     handlers.register(application)
     return application
 
 
 def run_bot(settings: Settings) -> None:
+    if settings.workers > 1:
+        from bot.workers import run_workers
+
+        raise SystemExit(run_workers(settings))
     configure_logging(settings)
     application = build_application(settings)
     if settings.webhook_url:

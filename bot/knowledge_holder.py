@@ -23,12 +23,20 @@ class KnowledgeHolder:
         self.knowledge_dir = knowledge_dir
         self._kb: KnowledgeBase | None = None
         self._reload_lock = threading.Lock()
+        self._file: tuple[int, int] | None = None  # (inode, mtime) of the database file that is loaded
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            stat = self.db_path.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns
 
     def load(self) -> KnowledgeBase:
         """Open (building first if missing or stale) and warm up; called once at start-up."""
         kb = open_knowledge(self.db_path, self.knowledge_dir)
         kb.warm_up()
-        self._kb = kb
+        self._kb, self._file = kb, self._file_identity()
         return kb
 
     @property
@@ -45,6 +53,23 @@ class KnowledgeHolder:
             )
             kb = KnowledgeBase.open(self.db_path)
             kb.warm_up()
-            self._kb = kb
+            self._kb, self._file = kb, self._file_identity()
             log.info("knowledge reloaded: %d documents, %d clauses", report.documents, report.clauses)
             return report
+
+    def refresh_if_replaced(self) -> bool:
+        """Open the database again if another process replaced the file (a /reload in another bot worker).
+
+        The build renames the index into place before the database, so a new database file means a new index.
+        """
+        with self._reload_lock:
+            if self._kb is None:
+                return False
+            identity = self._file_identity()
+            if identity is None or identity == self._file:
+                return False
+            kb = KnowledgeBase.open(self.db_path)
+            kb.warm_up()
+            self._kb, self._file = kb, identity
+            log.info("knowledge database replaced by another process: switched to it")
+            return True

@@ -35,10 +35,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(settings: Settings) -> RedactingFilter:
-    """Root logging at the configured level, with the redacting filter on every handler."""
+def configure_logging(settings: Settings, label: str = "") -> RedactingFilter:
+    """Root logging at the configured level, with the redacting filter on every handler.
+
+    `label` names the process in every line when several bot processes share one log (bot/workers.py); each
+    of them calls this, so each has its own redacting filter.
+    """
+    prefix = f"[{label}] " if label else ""
     logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=settings.log_level, force=True
+        format=f"%(asctime)s %(levelname)s {prefix}%(name)s: %(message)s",
+        level=settings.log_level,
+        force=True,
     )
     redactor = RedactingFilter([settings.token, settings.webhook_secret])
     for handler in logging.getLogger().handlers:

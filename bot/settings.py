@@ -14,6 +14,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = PROJECT_ROOT / "data" / "knowledge.db"
 DEFAULT_LOG_DB = PROJECT_ROOT / "data" / "usage.db"
 DEFAULT_KNOWLEDGE_DIR = PROJECT_ROOT / "knowledge"
+# Each worker is a whole bot process (~130 MB with the real corpus); more than a few per core only adds switching.
+MAX_WORKERS = 32
 
 
 class SettingsError(ValueError):
@@ -58,6 +60,9 @@ class Settings:
     webhook_listen: str = "127.0.0.1"
     # Telegram's documented ceiling for a bot's outgoing messages; raise it only for a local Bot API server.
     rate_limit: float = 30.0
+    # Bot processes answering updates; 1 = the single-process bot. More: one process receives updates and hands
+    # each chat's to the same worker process (bot/workers.py), the rate limit split evenly between workers.
+    workers: int = 1
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -71,6 +76,7 @@ class Settings:
                 "log_questions",
                 "log_level",
                 "webhook_url",
+                "workers",
             )
         )
         return f"Settings(token={_mask(self.token)!r}, {shown})"
@@ -107,6 +113,12 @@ class Settings:
             rate_limit = float(env.get("TELEGRAM_RATE_LIMIT", "30") or 30)
         except ValueError as exc:
             raise SettingsError("TELEGRAM_RATE_LIMIT must be a number of messages per second") from exc
+        try:
+            workers = int(env.get("BOT_WORKERS", "1") or 1)
+        except ValueError as exc:
+            raise SettingsError("BOT_WORKERS must be a whole number of processes") from exc
+        if not 1 <= workers <= MAX_WORKERS:
+            raise SettingsError(f"BOT_WORKERS must be between 1 and {MAX_WORKERS}, not {workers}")
         level = env.get("LOG_LEVEL", "INFO").upper() or "INFO"
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
@@ -127,5 +139,6 @@ class Settings:
             webhook_secret=secret,
             webhook_port=port,
             rate_limit=rate_limit,
+            workers=workers,
             webhook_listen=env.get("WEBHOOK_LISTEN", "").strip() or "127.0.0.1",
         )

@@ -32,15 +32,16 @@ def stored_fingerprint(path: Path) -> str | None:
     return _build_info(path, "inputs")
 
 
-def open_knowledge(path: Path, knowledge_dir: Path = KNOWLEDGE_DIR, *, rebuild: bool = True) -> KnowledgeBase:
-    """The knowledge base at `path`; with `rebuild`, a missing database, or one older than its sources, is built first.
+def prepare_database(path: Path, knowledge_dir: Path = KNOWLEDGE_DIR) -> None:
+    """Build the database at `path` when it is missing or older than its sources; otherwise leave it alone.
 
     A database built from another sources folder (a benchmark corpus, another deployment's lists) is used as it
     is: rebuilding it from this folder would silently replace it. A corrupt file is not replaced either: the
-    caller gets DatabaseCorrupt with what to run.
+    caller gets DatabaseCorrupt with what to run. Separate from opening so that a process that serves nothing
+    itself (the supervisor of several bot workers) can build once before its workers open the file.
     """
     manifest, lexicon_dir = knowledge_dir / "manifest.toml", knowledge_dir / "lexicon"
-    if rebuild and path.exists():
+    if path.exists():
         built_from, fingerprint = _build_info(path, "knowledge_dir"), stored_fingerprint(path)
         if built_from is None and fingerprint is None:
             raise DatabaseCorrupt(
@@ -53,10 +54,15 @@ def open_knowledge(path: Path, knowledge_dir: Path = KNOWLEDGE_DIR, *, rebuild: 
                 built_from,
                 knowledge_dir,
             )
-            return KnowledgeBase.open(path)
+            return
         if fingerprint == input_fingerprint(manifest, lexicon_dir) and index_path(path).exists():
-            return KnowledgeBase.open(path)
+            return
+    log.warning("knowledge database %s is missing or older than its sources: building it", path)
+    build_database(path, manifest, lexicon_dir)
+
+
+def open_knowledge(path: Path, knowledge_dir: Path = KNOWLEDGE_DIR, *, rebuild: bool = True) -> KnowledgeBase:
+    """The knowledge base at `path`; with `rebuild`, first `prepare_database` (built when missing or stale)."""
     if rebuild:
-        log.warning("knowledge database %s is missing or older than its sources: building it", path)
-        build_database(path, manifest, lexicon_dir)
+        prepare_database(path, knowledge_dir)
     return KnowledgeBase.open(path)

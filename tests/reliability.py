@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "RELIABILITY.md"
-AREAS = ("Bad input", "Faults", "Load and soak", "Security")
+AREAS = ("Bad input", "Faults", "Load and soak", "Security", "Multi-process")
 
 
 @dataclass

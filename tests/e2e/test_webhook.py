@@ -4,12 +4,15 @@ The bot runs with WEBHOOK_URL=http://127.0.0.1:<free port>/telegram, WEBHOOK_SEC
 TELEGRAM_BASE_URL pointing at the fake Bot API (which accepts setWebhook as a local Bot API server does).
 The fake then POSTs updates to that webhook as Telegram would, with no secret-token header, a wrong one,
 and the right one: the first kinds must be refused with 403 and never answered; the last answered.
+The same with BOT_WORKERS=2, where the supervisor's own listener checks the secret and workers answer.
 """
 
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
+
+import pytest
 
 from tests import telegram_updates as tu
 from tests.e2e.conftest import start_bot
@@ -20,13 +23,20 @@ from tests.reliability import Recorder
 AREA = "Security"
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_webhook_refuses_requests_without_the_secret(
-    real_db: Path, tmp_path: Path, reliability: Recorder
+    real_db: Path, tmp_path: Path, reliability: Recorder, workers: int
 ) -> None:
     port = free_port()
     secret = "Wh" + secrets.token_urlsafe(32)  # letters, so that "other case" differs
     url = f"http://127.0.0.1:{port}/telegram"
-    env = {"WEBHOOK_URL": url, "WEBHOOK_SECRET": secret, "WEBHOOK_PORT": str(port)}
+    env = {
+        "WEBHOOK_URL": url,
+        "WEBHOOK_SECRET": secret,
+        "WEBHOOK_PORT": str(port),
+        "BOT_WORKERS": str(workers),
+    }
+    mode = "" if workers == 1 else f" (BOT_WORKERS={workers})"
     wrong = {
         "no header": None,
         "empty header": "",
@@ -66,21 +76,21 @@ def test_webhook_refuses_requests_without_the_secret(
     )
     reliability.record(
         AREA,
-        "webhook POST without the secret-token header, or with a wrong one: 403 and not answered",
+        "webhook POST without the secret-token header, or with a wrong one: 403 and not answered" + mode,
         len(wrong),
         held,
         "missing, empty, another, one character short, one added, other case",
     )
     reliability.record(
         AREA,
-        "webhook POST with the secret token answered",
+        "webhook POST with the secret token answered" + mode,
         1,
         int(good_status == 200 and counts[good_chat] == (1, 0)),
         f"setWebhook at the fake carried the secret: {'yes' if registered.get('secret_token') == secret else 'no'}",
     )
     reliability.record(
         AREA,
-        "webhook secret never in the bot's output",
+        "webhook secret never in the bot's output" + mode,
         1,
         int(secret not in output),
     )
@@ -93,3 +103,4 @@ def test_webhook_refuses_requests_without_the_secret(
     assert polled == 0, "the bot polled getUpdates in webhook mode"
     assert secret not in output
     assert seconds is not None, "the bot did not stop within 10 s of SIGTERM"
+    assert bot.process.returncode == 0
