@@ -152,6 +152,9 @@ def test_impact_assessment_approval_is_the_ecology_bureaus(kb: KnowledgeBase, qu
 def test_an_abbreviation_weighs_as_much_as_what_it_stands_for(kb: KnowledgeBase) -> None:
     assert dict(kb.ask("环评谁批").understood.terms)["环境影响评价"] == 1.0
     assert dict(kb.ask("噪音太大谁管").understood.terms)["噪声"] == EXPANSION_WEIGHT
+    # Broader or narrower terms are not abbreviations: 国有企业 → 国有企事业单位, 错峰 → 错峰生产.
+    assert dict(kb.ask("国有企业的环保考核谁负责").understood.terms)["国有企事业单位"] == EXPANSION_WEIGHT
+    assert dict(kb.ask("错峰谁安排").understood.terms)["错峰生产"] == EXPANSION_WEIGHT
 
 
 def test_no_clause_is_shown_twice(kb: KnowledgeBase) -> None:
