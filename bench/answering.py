@@ -37,6 +37,9 @@ sys.path.insert(0, str(PRODUCT))
 
 from bot.settings import DEFAULT_DB  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from scale import status_kb  # noqa: E402
+
 QUESTION_FILES = [ROOT / "tests/eval/questions.jsonl", ROOT.parent / "shared/eval/dev.jsonl"]
 
 
@@ -55,15 +58,6 @@ def questions(files: list[Path]) -> list[str]:
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
-
-
-def _vm_kb() -> dict[str, int]:
-    out: dict[str, int] = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
-            key, value = line.split(":", 1)
-            out[key] = int(value.split()[0])
-    return out
 
 
 def measure(db: Path, qs: list[str], rounds: int, clause_cache: bool) -> dict[str, Any]:
@@ -89,7 +83,7 @@ def measure(db: Path, qs: list[str], rounds: int, clause_cache: bool) -> dict[st
             this_pass.append((time.perf_counter() - start) * 1000)
         pass_medians.append(statistics.median(this_pass))
         timings.extend(this_pass)
-    vm = _vm_kb()
+    vm = status_kb()
     return {
         "product": str(PRODUCT),
         "clauses": kb.data.index.size,

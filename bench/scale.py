@@ -219,7 +219,8 @@ def make_questions(count: int, regions: list[str], seed: int) -> list[str]:
 # One serving process (run as `scale.py --serve DB --questions-file F`)
 
 
-def _status_kb() -> dict[str, int]:
+def status_kb() -> dict[str, int]:
+    """VmRSS and VmHWM of this process, in kB."""
     out: dict[str, int] = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(("VmRSS:", "VmHWM:")):
@@ -237,7 +238,7 @@ def serve(db: Path, questions: list[str], repeat: int, budget: float) -> dict[st
     opened = time.perf_counter() - t0
     kb.warm_up()
     load = time.perf_counter() - t0
-    after_load = _status_kb()
+    after_load = status_kb()
     outcomes: dict[str, int] = {}
     first_pass: list[float] = []
     for q in questions:  # warm-up pass over every question, timed on its own (first-time costs)
@@ -271,7 +272,7 @@ def serve(db: Path, questions: list[str], repeat: int, budget: float) -> dict[st
         "timed": len(timings),
         "stopped": stopped,
         "outcomes": outcomes,
-        "status_kb": _status_kb(),
+        "status_kb": status_kb(),
     }
 
 

@@ -235,13 +235,8 @@ class ClauseStore:
                 if i in self._cache:
                     found[i] = self._cache[i]
         missing = [i for i in dict.fromkeys(ids) if i not in found]
-        for start in range(0, len(missing), 500):
-            chunk = missing[start : start + 500]
-            query = f"SELECT {SELECT_CLAUSE}, words FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
-            cursor = self._conn().cursor()
-            cursor.row_factory = None
-            for r in cursor.execute(query, chunk):
-                found[r[0]] = (self._clause(r), frozenset(r[-1].split()))
+        for r in self._select_ids(f"{SELECT_CLAUSE}, words", missing):
+            found[r[0]] = (self._clause(r), frozenset(r[-1].split()))
         with self._lock:
             for i in missing[: max(0, CACHED_CLAUSES - len(self._cache))]:
                 if i in found:
@@ -263,14 +258,19 @@ class ClauseStore:
                     clause, words = self._cache[i]
                     found[i] = (clause.text, f" {' '.join(words)} ")
         missing = [i for i in dict.fromkeys(ids) if i not in found]
-        for start in range(0, len(missing), 500):
-            chunk = missing[start : start + 500]
-            query = f"SELECT id, text, ' ' || words || ' ' FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
-            cursor = self._conn().cursor()
-            cursor.row_factory = None
-            for id_, text, words in cursor.execute(query, chunk):
-                found[id_] = (text, words)
+        for id_, text, words in self._select_ids("id, text, ' ' || words || ' '", missing):
+            found[id_] = (text, words)
         return [found[i] for i in ids]
+
+    def _select_ids(self, columns: str, ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
+        """Plain tuples of `columns` of the clauses with these ids, 500 ids to a statement (SQLite's variable limit)."""
+        cursor = self._conn().cursor()
+        cursor.row_factory = None
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            # `columns` is one of this module's constants; the ids are bound.
+            query = f"SELECT {columns} FROM clauses WHERE id IN ({','.join('?' * len(chunk))})"
+            yield from cursor.execute(query, chunk)
 
     def sql(self, sql: str, params: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
         """Rows of any read-only query on this thread's connection."""
