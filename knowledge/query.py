@@ -62,8 +62,11 @@ _WHOLE_FIELD = frozenset(
     {"环保", "环境", "生态", "环境保护", "生态环境", "生态环境保护", "生态环保", "环保工作"}
 )
 _PUNCT = re.compile(r"[\s\W_]+")
-# A department named in a question that asks who (谁 / 哪个部门 …) is the one the asker already knows.
-_ASKING = re.compile(r"谁|哪个|哪些|哪家|哪里|哪儿|去哪|找哪|什么部门|啥部门")
+# A department named in a question that asks who (谁 / 哪个部门 …) is the one the asker already knows; 「哪些」
+# alone asks which of its duties (「住建局负责哪些扬尘工作」).
+_ASKING = re.compile(
+    r"谁|(?:哪个|哪些|哪一个|什么|啥)(?:部门|单位|机关|机构|局)|哪家|哪里|哪儿|去哪|找哪|上哪"
+)
 _MARKUP = re.compile(r"<[^<>]{0,200}>|[*_~`|\\]")
 
 

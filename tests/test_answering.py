@@ -129,6 +129,15 @@ def test_a_department_named_in_a_question_asking_who_is_not_the_answer(
     assert all(known not in a.clause.department + a.clause.canonical for a in result.answers)
 
 
+@pytest.mark.parametrize("question", ["住建局负责哪些扬尘工作", "公安局管哪些污染"])
+def test_a_department_asked_which_of_its_duties_still_scopes_the_answer(
+    kb: KnowledgeBase, question: str
+) -> None:
+    result = kb.ask(question)
+    assert result.understood.department_keys and not result.understood.excluded_departments
+    assert result.understood.department_keys[0] == result.answers[0].clause.department_key
+
+
 def test_how_the_asker_reaches_an_office_is_not_the_topic(kb: KnowledgeBase) -> None:
     # 申请/办理 are in many clauses; with them as topic words a question about an unknown matter found a clause.
     result = kb.ask("老人过生日的长寿补贴去哪申请")
