@@ -648,13 +648,13 @@ def measure_size(label: str, clauses: int | None, args: argparse.Namespace) -> d
 
 
 def revision() -> str:
-    """The commit measured, and whether the product code had uncommitted changes at the time."""
+    """The commit measured, and whether the product code (knowledge/, bot/, handlers/) had uncommitted changes."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=30
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "knowledge", "bot"],
+            ["git", "status", "--porcelain", "--", "knowledge", "bot", "handlers"],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -663,7 +663,7 @@ def revision() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown revision"
     state = (
-        f"with uncommitted changes in {len(dirty.splitlines())} files of knowledge/ and bot/"
+        f"with uncommitted changes in {len(dirty.splitlines())} files of knowledge/, bot/ and handlers/"
         if dirty
         else "clean"
     )

@@ -65,6 +65,9 @@ from knowledge.service import KnowledgeBase  # noqa: E402
 from tests.fake_bot_api import Call, FakeBotAPI, _Handler  # noqa: E402
 from tests.telegram_updates import private_chat, private_message  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from scale import revision  # noqa: E402
+
 JSON = dict[str, Any]
 
 BOT_TOKEN = "123456:LOAD-test-token"
@@ -237,24 +240,6 @@ def machine_busy() -> tuple[float, float, float]:
     user, nice, system, _idle, _iowait, irq, softirq, steal = (values + [0] * 8)[:8]
     busy = user + nice + system + irq + softirq
     return busy / CLOCK_TICKS, steal / CLOCK_TICKS, sum(values[:8]) / CLOCK_TICKS
-
-
-def code_version() -> str:
-    """The commit measured, and whether bot/, handlers/ or knowledge/ had uncommitted changes."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "bot", "handlers", "knowledge"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (no git)"
-    return f"{commit or 'unknown'}{' + uncommitted changes in bot/handlers/knowledge' if dirty else ''}"
 
 
 def cpu_model() -> str:
@@ -1046,7 +1031,7 @@ def main() -> None:
         f"machine: {os.cpu_count()} CPUs, {cpu_model()}, {platform.python_implementation()} "
         f"{platform.python_version()}; {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
     )
-    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}; code: {code_version()}")
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}; code: {revision()}")
     questions = load_questions()
     comp = Components()
     with tempfile.TemporaryDirectory(prefix="shuiguan-load-") as tmp:
