@@ -127,11 +127,9 @@ class QueryParser:
                 table.setdefault(normalize(phrase), []).extend(written)
         self.everyday = sorted(table.items(), key=lambda kv: -len(kv[0]))
         self._written_words: dict[str, tuple[str, ...]] = {}
-        # Phrases by their first two characters (one-character phrases by that character), with their rank in
-        # `everyday`, so a question is scanned once instead of once per phrase.
-        self._phrases_at: dict[str, list[tuple[int, str]]] = {}
-        for rank, (phrase, _) in enumerate(self.everyday):
-            self._phrases_at.setdefault(phrase[:2], []).append((rank, phrase))
+        # Phrases by their first two characters, with their rank in `everyday`, so a question is scanned once
+        # instead of once per phrase.
+        self._phrases_at = _by_prefix(phrase for phrase, _ in self.everyday)
         self._dept_names = sorted(
             (
                 (normalize(name), e.department.key)
@@ -225,15 +223,9 @@ class QueryParser:
 
     def _expansions(self, text: str) -> list[Expansion]:
         """Everyday phrases in the text, longest first; a phrase whose span is already taken is skipped."""
-        occurrences: dict[int, int] = {}  # phrase rank → first position
-        for i in range(len(text)):
-            for key in (text[i : i + 2], text[i]):
-                for rank, phrase in self._phrases_at.get(key, ()):
-                    if text.startswith(phrase, i):
-                        occurrences.setdefault(rank, i)
         found: list[Expansion] = []
         taken = [False] * len(text)
-        for rank in sorted(occurrences):
+        for rank in sorted(_occurring(self._phrases_at, text)):
             phrase, written = self.everyday[rank]
             start = text.find(phrase)
             while start >= 0:
@@ -285,9 +277,14 @@ class QueryParser:
                 excluded = tuple(self.units(name))
             text = text[: known.start()] + " " + text[known.end() :]
         dept_name, dept_key, text, asked_about = self._find_department(text.strip())
-        if dept_key and not asked_about:
-            excluded_keys += tuple(d.key for d in self.departments.resolve(dept_name))
-            dept_name, dept_key = "", ""
+        dept_keys: tuple[str, ...] = ()
+        if dept_key:
+            dept_keys = tuple(
+                d.key for d in self.departments.resolve(dept_name) or [self.departments.get(dept_key)]
+            )
+            if not asked_about:
+                excluded_keys += dept_keys
+                dept_name, dept_keys = "", ()
         expansions = self._expansions(text)
         # Words the everyday lexicon explained (信号塔) are not searched again for out-of-scope matters (手机信号).
         unexplained = text
@@ -295,7 +292,7 @@ class QueryParser:
             unexplained = unexplained.replace(expansion.spoken, " ")
         out_of_scope = tuple(t for t in self.out_of_scope if t in unexplained)
         units = self.units(text)
-        if dept_key and all(u in _WHOLE_FIELD for u in units):
+        if dept_keys and all(u in _WHOLE_FIELD for u in units):
             units = []  # 「公安局在环保方面管什么」 asks for the whole duty list
         lexicon_words = {e.spoken for e in expansions}
         missing = tuple(
@@ -316,11 +313,6 @@ class QueryParser:
                 for word in self._lexicon_words(written):
                     weights.setdefault(word, weight)
                     expansion_words.append(word)
-        dept_keys: tuple[str, ...] = ()
-        if dept_key:
-            dept_keys = tuple(
-                d.key for d in self.departments.resolve(dept_name) or [self.departments.get(dept_key)]
-            )
         return Understanding(
             original=question,
             normalized=text,
