@@ -1578,6 +1578,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         self._send(*answer)
+        if self.api._stopping:
+            # A stopping server answers what it holds and keeps no connection open: a client on a kept-alive
+            # connection could otherwise go on being answered at once until `stop` reaches its socket.
+            self.close_connection = True
 
     def _send(self, status: int, body: JSON) -> None:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
