@@ -1,8 +1,13 @@
-"""Query parsing: the prefix-indexed lookups of regions, offices and titles find what a scan of every name finds."""
+"""Query parsing: prefix-indexed lookups find what a scan of every name finds; the lexicons speak the lists' words."""
+
+import re
+import sqlite3
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from knowledge.manifest import KNOWLEDGE_DIR
 from knowledge.query import (
     TITLE_MATCH_CHARS,
     TITLE_MATCH_SHARE,
@@ -11,6 +16,7 @@ from knowledge.query import (
     _occurring,
 )
 from knowledge.service import KnowledgeBase
+from knowledge.tokenize import normalize, read_everyday
 
 _CHARS = st.sampled_from("生态环境保护责任清单昌吉州市县局")
 
@@ -51,3 +57,16 @@ def test_regions_and_documents_are_found_as_a_full_scan_finds_them(kb: Knowledge
         assert parser._find_document(text)[0] == _scanned_document(kb, text)
         scanned = next((r for alias, r in parser._region_names if alias and alias in text), None)
         assert parser._find_region(text)[0] == scanned
+
+
+def test_every_written_term_of_the_everyday_lexicon_is_in_some_clause(real_db: Path) -> None:
+    """An everyday word is mapped to the lists' own words: a right-hand term no clause holds finds nothing."""
+    with sqlite3.connect(real_db) as db:
+        corpus = "\n".join(re.sub(r"\s+", "", text) for (text,) in db.execute("select text from clauses"))
+    unused = {
+        term
+        for _, written in read_everyday(KNOWLEDGE_DIR / "lexicon" / "everyday.txt")
+        for term in written
+        if normalize(term) not in corpus
+    }
+    assert not unused, sorted(unused)
