@@ -8,6 +8,7 @@ own words (everyday.txt). What remains are the topic units the refusal decision 
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
 from collections.abc import Callable, Iterable
@@ -221,15 +222,23 @@ class QueryParser:
             return name, key, text[:start] + " " + text[start + len(name) :], not _ASKING.search(text)
         return "", "", text, False
 
-    def _expansions(self, text: str) -> list[Expansion]:
-        """Everyday phrases in the text, longest first; a phrase whose span is already taken is skipped."""
+    def _expansions(self, text: str, tokens: list[str]) -> list[Expansion]:
+        """Everyday phrases in the text, longest first; a phrase whose span is already taken is skipped.
+
+        A one-character phrase (卖, 逮, 寄) counts only where the question's words leave it standing alone:
+        inside a word (拐卖, 逮捕, 邮寄) it means something else."""
         found: list[Expansion] = []
         taken = [False] * len(text)
+        offsets = itertools.accumulate((len(t) for t in tokens), initial=0)
+        alone = {start for start, token in zip(offsets, tokens, strict=False) if len(token) == 1}
         for rank in sorted(_occurring(self._phrases_at, text)):
             phrase, written = self.everyday[rank]
             start = text.find(phrase)
             while start >= 0:
                 end = start + len(phrase)
+                if len(phrase) == 1 and start not in alone:
+                    start = text.find(phrase, end)
+                    continue
                 if not all(taken[start:end]):
                     found.append(Expansion(phrase, tuple(dict.fromkeys(written))))
                     for i in range(start, end):
@@ -238,11 +247,11 @@ class QueryParser:
                 start = text.find(phrase, end)
         return found
 
-    def units(self, text: str) -> list[str]:
+    def units(self, text: str, tokens: list[str] | None = None) -> list[str]:
         """Topic units: non-stopword words, with runs of single characters merged (低 保 → 低保)."""
         units: list[str] = []
         run = ""
-        for token in self.analyzer.plain_tokens(text):
+        for token in self.analyzer.plain_tokens(text) if tokens is None else tokens:
             if token in self.analyzer.stopwords or not _PUNCT.sub("", token):
                 if run:
                     units.append(run)
@@ -285,13 +294,14 @@ class QueryParser:
             if not asked_about:
                 excluded_keys += dept_keys
                 dept_name, dept_keys = "", ()
-        expansions = self._expansions(text)
+        tokens = self.analyzer.plain_tokens(text)
+        expansions = self._expansions(text, tokens)
         # Words the everyday lexicon explained (信号塔) are not searched again for out-of-scope matters (手机信号).
         unexplained = text
         for expansion in expansions:
             unexplained = unexplained.replace(expansion.spoken, " ")
         out_of_scope = tuple(t for t in self.out_of_scope if t in unexplained)
-        units = self.units(text)
+        units = self.units(text, tokens)
         if dept_keys and all(u in _WHOLE_FIELD for u in units):
             units = []  # 「公安局在环保方面管什么」 asks for the whole duty list
         lexicon_words = {e.spoken for e in expansions}

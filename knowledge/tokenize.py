@@ -130,6 +130,10 @@ class TextAnalyzer:
             for word in (*spoken, *written):
                 if len(word) > 1:
                     words.setdefault(word, 2000)
+        # Matters the lists do not cover are cut whole, so their characters are not read as a topic (拐卖 → 卖).
+        for word in read_terms(lexicon_dir / "out_of_scope.txt"):
+            if len(word) > 1:
+                words.setdefault(word, 2000)
         for name in departments.all_names():
             if len(name) > 1:
                 words[name] = max(words.get(name, 0), 5000)

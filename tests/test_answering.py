@@ -78,6 +78,16 @@ def test_uncovered_matters_are_refused_naming_what_is_missing(kb: KnowledgeBase,
     assert "没有规定" in result.message
 
 
+def test_a_one_character_verb_counts_only_standing_alone(kb: KnowledgeBase) -> None:
+    selling = kb.ask("菜市场有人卖野鸡")
+    assert dict(selling.understood.expansions)["卖"] == ("出售", "销售")
+    # Inside another word the character means something else, and a matter the lists do not cover stays refused.
+    for question in ("拐卖儿童找谁", "卖淫嫖娼谁管"):
+        result = kb.ask(question)
+        assert "卖" not in dict(result.understood.expansions)
+        assert result.outcome == "refused"
+
+
 @pytest.mark.parametrize("question", ["", "   ", "谁管？", "哪个部门负责", "😀😀", "<b>?</b>"])
 def test_a_question_without_a_topic_asks_for_one(kb: KnowledgeBase, question: str) -> None:
     result = kb.ask(question)
