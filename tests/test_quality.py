@@ -1,9 +1,9 @@
 """Answer quality as figures: fails when they drop below the bar.
 
 The shared dev set is held to the issue's bar. The project's own set (tests/eval/questions.jsonl) is held to
-the floor measured when the current lexicons were written, and so is the blind held-out set
-(tests/eval/holdout.jsonl) and the probe set (tests/eval/probes.jsonl); raise the floors when the figures
-improve.
+the floor measured when the current lexicons were written, and so are the blind held-out set
+(tests/eval/holdout.jsonl), the probe set (tests/eval/probes.jsonl) and the scene set (tests/eval/scenes.jsonl);
+raise the floors when the figures improve.
 """
 
 from pathlib import Path
@@ -19,14 +19,32 @@ DEV = SHARED / "eval" / "dev.jsonl"
 
 HOLDOUT = ROOT / "tests" / "eval" / "holdout.jsonl"
 PROBES = ROOT / "tests" / "eval" / "probes.jsonl"
+SCENES = ROOT / "tests" / "eval" / "scenes.jsonl"
 
-OWN_FLOOR = {"hit1": 0.95, "hit3": 0.96, "colloquial": 0.84, "refused": 0.96, "confident_wrong": 0.05}
+OWN_FLOOR = {"hit1": 0.95, "hit3": 0.96, "colloquial": 0.86, "refused": 0.96, "confident_wrong": 0.045}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
-HOLDOUT_FLOOR = {"hit1": 0.76, "colloquial": 0.72, "refused": 0.9}
+HOLDOUT_FLOOR = {"hit1": 0.79, "colloquial": 0.76, "refused": 0.9}
 # The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
-PROBES_FLOOR = {"hit1": 0.87, "hit3": 0.94, "colloquial": 0.78, "refused": 0.9}
+PROBES_FLOOR = {"hit1": 0.88, "hit3": 0.94, "colloquial": 0.78, "refused": 0.9}
+# The scene set is how people complain (a hotline log, a village chat), written without the other sets; the fifth
+# lexicon pass was written from it (so it is not blind either).
+SCENES_FLOOR = {"hit1": 0.83, "hit3": 0.92, "colloquial": 0.83, "refused": 0.9}
+
+
+def _assert_floor(figures: Figures, floor: dict[str, float]) -> None:
+    shares = {
+        "hit1": figures.hit1 / figures.who,
+        "hit3": figures.hit3 / figures.who,
+        "colloquial": figures.hard_ok / figures.hard,
+        "refused": figures.refused / figures.none,
+    }
+    for name, bar in floor.items():
+        if name == "confident_wrong":
+            assert figures.confident_wrong / figures.who <= bar, figures.lines()
+        else:
+            assert shares[name] >= bar, (name, figures.lines())
 
 
 @pytest.fixture(scope="module")
@@ -52,28 +70,20 @@ def test_own_question_set_is_large_and_varied() -> None:
 
 
 def test_own_set_meets_the_floor(own: Figures) -> None:
-    assert own.hit1 / own.who >= OWN_FLOOR["hit1"], own.lines()
-    assert own.hit3 / own.who >= OWN_FLOOR["hit3"], own.lines()
-    assert own.hard_ok / own.hard >= OWN_FLOOR["colloquial"], own.lines()
-    assert own.refused / own.none >= OWN_FLOOR["refused"], own.lines()
-    assert own.confident_wrong / own.who <= OWN_FLOOR["confident_wrong"], own.lines()
+    _assert_floor(own, OWN_FLOOR)
 
 
-def test_held_out_set_meets_its_floor(kb: KnowledgeBase) -> None:
-    held = evaluate(kb, load_gold(HOLDOUT))
-    assert held.who >= 90 and held.hard >= 70
-    assert held.hit1 / held.who >= HOLDOUT_FLOOR["hit1"], held.lines()
-    assert held.hard_ok / held.hard >= HOLDOUT_FLOOR["colloquial"], held.lines()
-    assert held.refused / held.none >= HOLDOUT_FLOOR["refused"], held.lines()
-
-
-def test_probe_set_meets_its_floor(kb: KnowledgeBase) -> None:
-    probes = evaluate(kb, load_gold(PROBES))
-    assert probes.who >= 450 and probes.hard >= 200
-    assert probes.hit1 / probes.who >= PROBES_FLOOR["hit1"], probes.lines()
-    assert probes.hit3 / probes.who >= PROBES_FLOOR["hit3"], probes.lines()
-    assert probes.hard_ok / probes.hard >= PROBES_FLOOR["colloquial"], probes.lines()
-    assert probes.refused / probes.none >= PROBES_FLOOR["refused"], probes.lines()
+@pytest.mark.parametrize(
+    ("path", "floor", "who", "colloquial"),
+    [(HOLDOUT, HOLDOUT_FLOOR, 90, 70), (PROBES, PROBES_FLOOR, 450, 200), (SCENES, SCENES_FLOOR, 450, 450)],
+    ids=["held-out", "probes", "scenes"],
+)
+def test_other_sets_meet_their_floor(
+    kb: KnowledgeBase, path: Path, floor: dict[str, float], who: int, colloquial: int
+) -> None:
+    figures = evaluate(kb, load_gold(path))
+    assert figures.who >= who and figures.hard >= colloquial
+    _assert_floor(figures, floor)
 
 
 def test_traps_from_the_damaged_copy_are_all_answered_right(own: Figures) -> None:
