@@ -90,14 +90,15 @@ def read_everyday(path: Path) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
 # jieba's own dictionary has 349k words and takes ~1 s to load; its words at or above this frequency (36k)
 # plus every word that occurs in the corpus load in ~0.1 s and cut questions the same way.
 COMMON_WORD_FREQ = 100
+IDIOMS = frozenset({"i", "l"})  # jieba's tags of idioms and set phrases
 PRESENCE_SAMPLE = 200_000
 
 
-def _jieba_dictionary() -> Iterable[tuple[str, int]]:
+def _jieba_dictionary() -> Iterable[tuple[str, int, str]]:
     path = Path(jieba.__file__).parent / "dict.txt"
     for line in path.read_text(encoding="utf-8").splitlines():
-        word, freq = line.split(" ")[:2]
-        yield word, int(freq)
+        word, freq, tag = [*line.split(" "), ""][:3]
+        yield word, int(freq), tag
 
 
 def _substrings(text: str, longest: int = 8) -> set[str]:
@@ -120,13 +121,19 @@ class TextAnalyzer:
         # Words of the corpus beyond jieba's common ones; the first PRESENCE_SAMPLE characters (the seed documents
         # come first) show the vocabulary without building a set of every substring of a national corpus.
         present = _substrings(normalize(corpus[:PRESENCE_SAMPLE]))
+        everyday = read_everyday(lexicon_dir / "everyday.txt")
+        # Idioms and set phrases (鬼哭狼嚎, 一箭双雕) that hold a one-character everyday word are kept whatever their
+        # frequency: cut apart, the character would stand alone and be read as that word (狼 → a wild animal).
+        singles = {phrase for spoken, _ in everyday for phrase in spoken if len(phrase) == 1}
         words: dict[str, int] = {
-            w: f for w, f in _jieba_dictionary() if f >= COMMON_WORD_FREQ or w in present
+            w: f
+            for w, f, tag in _jieba_dictionary()
+            if f >= COMMON_WORD_FREQ or w in present or (tag in IDIOMS and not singles.isdisjoint(w))
         }
         terms_path = lexicon_dir / "domain_terms.txt"
         for word, freq in read_word_list(terms_path) if terms_path.is_file() else []:
             words[word] = max(freq, words.get(word, 0))
-        for spoken, written in read_everyday(lexicon_dir / "everyday.txt"):
+        for spoken, written in everyday:
             for word in (*spoken, *written):
                 if len(word) > 1:
                     words.setdefault(word, 2000)
