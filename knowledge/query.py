@@ -51,8 +51,9 @@ _OFFICE_PREFIX = re.compile(_OFFICE_WORDS)
 _OFFICE_SUFFIX = re.compile(f"({_OFFICE_WORDS})$")
 # 「公安局在机动车污染方面管什么」: a department, optionally a topic, then a question about its duties.
 _SCOPED = re.compile(
-    r"^(?P<dept>.{2,24}?)(?:在|对|关于)?(?P<topic>.*?)(?:方面|领域|上)?(?:都|主要|具体)?"
-    r"(?:管什么|管哪些|负责什么|负责哪些|有哪些职责|有什么职责|的职责是什么|职责是什么|的职责|职责|干什么|做什么|管啥|负责啥)"
+    r"^(?P<dept>.{2,24}?)(?:在|对|关于)?(?P<topic>.*?)(?:方面|领域|上)?(?:都|主要|具体|该|应该|应当|要)?"
+    r"(?:管什么|管哪些|负责什么|负责哪些|有哪些职责|有什么职责|的职责是什么|职责是什么|的职责|职责|干什么|做什么|管啥|负责啥"
+    r"|干啥|做啥|管些什么|管些啥)"
     r"[？?。！!]*$"
 )
 # A department right after these is the partner, not the one asked about: 「谁协助环保部门…」.
@@ -148,6 +149,7 @@ class QueryParser:
         # rank in the list: a question is scanned once instead of once per name — at national scale there are
         # thousands of place names. Only names that end in an office word can be a department asked about.
         self._regions_at = _by_prefix(alias for alias, _ in self._region_names)
+        self._names_at = _by_prefix(name for name, _ in self._dept_names)
         self._offices_at = _by_prefix(
             name if _OFFICE_SUFFIX.search(name) else "" for name, _ in self._dept_names
         )
@@ -210,6 +212,14 @@ class QueryParser:
             suffix = _OFFICE_PREFIX.match(topic)
             if suffix:
                 name, topic = name + suffix.group(), topic[suffix.end() :]
+            # The shortest cut can split a name (县政|府在环保上, 乡镇|政府): a longer known name the question opens
+            # with is taken instead.
+            head = scoped.group("dept") + scoped.group("topic")
+            known = max(
+                (n for _, n in self._names_at.get(head[:2], ()) if head.startswith(n)), key=len, default=""
+            )
+            if len(known) > len(name):
+                name, topic = known, re.sub(r"^(?:在|对|关于)", "", head[len(known) :])
             resolved = self.departments.resolve(name)
             if resolved:
                 return name, resolved[0].key, topic, True
