@@ -24,7 +24,7 @@ SCENES = ROOT / "tests" / "eval" / "scenes.jsonl"
 OWN_FLOOR = {"hit1": 0.95, "hit3": 0.96, "colloquial": 0.86, "refused": 0.96, "confident_wrong": 0.045}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
-HOLDOUT_FLOOR = {"hit1": 0.79, "colloquial": 0.76, "refused": 0.9}
+HOLDOUT_FLOOR = {"hit1": 0.8, "colloquial": 0.77, "refused": 0.9}
 # The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
 PROBES_FLOOR = {"hit1": 0.88, "hit3": 0.94, "colloquial": 0.78, "refused": 0.9}
