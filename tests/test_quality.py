@@ -27,11 +27,11 @@ OWN_FLOOR = {"hit1": 0.95, "hit3": 0.96, "colloquial": 0.86, "refused": 0.96, "c
 HOLDOUT_FLOOR = {"hit1": 0.8, "colloquial": 0.77, "refused": 0.9}
 # The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
-PROBES_FLOOR = {"hit1": 0.88, "hit3": 0.94, "colloquial": 0.78, "refused": 0.9}
+PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.94, "colloquial": 0.78, "refused": 0.9}
 # The scene set is how people complain and ask (a hotline log, a village chat, a township cadre, a short phone
 # message in dialect), written without the other sets; the fifth to eighth lexicon passes were written from it,
 # so it is training data, not blind.
-SCENES_FLOOR = {"hit1": 0.84, "hit3": 0.93, "colloquial": 0.84, "refused": 0.9}
+SCENES_FLOOR = {"hit1": 0.86, "hit3": 0.94, "colloquial": 0.86, "refused": 0.9}
 
 
 def _assert_floor(figures: Figures, floor: dict[str, float]) -> None:
