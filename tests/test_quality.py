@@ -29,9 +29,9 @@ HOLDOUT_FLOOR = {"hit1": 0.8, "colloquial": 0.77, "refused": 0.9}
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
 PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.94, "colloquial": 0.78, "refused": 0.9}
 # The scene set is how people complain and ask (a hotline log, a village chat, a township cadre, a short phone
-# message in dialect), written without the other sets; the fifth to eighth lexicon passes were written from it,
-# so it is training data, not blind.
-SCENES_FLOOR = {"hit1": 0.86, "hit3": 0.94, "colloquial": 0.86, "refused": 0.9}
+# message in dialect, someone who suffered the damage, a business), written without the other sets; the fifth to
+# twelfth lexicon passes were written from it, so it is training data, not blind.
+SCENES_FLOOR = {"hit1": 0.84, "hit3": 0.92, "colloquial": 0.84, "refused": 0.9}
 
 
 def _assert_floor(figures: Figures, floor: dict[str, float]) -> None:
@@ -76,7 +76,7 @@ def test_own_set_meets_the_floor(own: Figures) -> None:
 
 @pytest.mark.parametrize(
     ("path", "floor", "who", "colloquial"),
-    [(HOLDOUT, HOLDOUT_FLOOR, 90, 70), (PROBES, PROBES_FLOOR, 450, 200), (SCENES, SCENES_FLOOR, 1000, 1000)],
+    [(HOLDOUT, HOLDOUT_FLOOR, 90, 70), (PROBES, PROBES_FLOOR, 450, 200), (SCENES, SCENES_FLOOR, 1400, 1400)],
     ids=["held-out", "probes", "scenes"],
 )
 def test_other_sets_meet_their_floor(
