@@ -12,7 +12,12 @@ from bot import render_text
 from knowledge.service import KnowledgeBase
 
 PROMPT = "问> "
-WELCOME = "谁管：输入环境保护事项，我告诉您由哪个部门负责（例如「工地扬尘归谁管」）。输入部门名称查看其职责。Ctrl-D 退出。"
+WELCOME = (
+    "谁管：输入环境保护事项，我告诉您由哪个部门负责（例如「工地扬尘归谁管」）。"
+    "输入部门名称查看其职责。Ctrl-D 或 /quit 退出。"
+)
+COMMANDS = "可用命令：/help 帮助，/depts 部门列表，/docs 文件列表，/dept 部门名称 查看职责，/quit 退出；其他内容都当作问题。"
+QUIT = frozenset({"/quit", "/exit", "退出"})
 MAX_LINE_CHARS = 10_000
 
 
@@ -21,14 +26,18 @@ def reply(kb: KnowledgeBase, line: str) -> str:
     text = line.strip()
     if not text:
         return "请输入问题，例如「秸秆禁烧归谁管」。"
-    if text in ("/help", "帮助", "help"):
-        return WELCOME
+    if text in ("/help", "/start", "帮助", "help"):
+        return f"{WELCOME}\n{COMMANDS}"
     if text in ("/depts", "部门"):
         return render_text.departments(kb.departments())
     if text in ("/docs", "文件"):
         return render_text.documents(kb.documents(), kb.set_aside())
+    if text == "/dept":
+        return "请在 /dept 后写部门名称，例如「/dept 环保局」。"
     if text.startswith("/dept "):
         return render_text.duties(kb.duties(text.removeprefix("/dept ").strip()))
+    if text.startswith("/") and text[1:2].isascii() and text[1:2].isalpha():
+        return f"不认识的命令「{text.split()[0][:20]}」。{COMMANDS}"
     return render_text.answer(kb.ask(text[:MAX_LINE_CHARS]))
 
 
@@ -47,7 +56,7 @@ def run_console(kb: KnowledgeBase, stdin: TextIO | None = None, stdout: TextIO |
         except UnicodeDecodeError:
             print("无法读取这一行（不是有效的 UTF-8 文本），请重新输入。", file=out, flush=True)
             continue
-        if not line:
+        if not line or line.strip() in QUIT:
             break
         print(reply(kb, line), file=out, flush=True)
         if not interactive:

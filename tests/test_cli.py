@@ -1,5 +1,6 @@
 """The CLI JSON contract other tools depend on, and its plain-text twin."""
 
+import io
 import json
 import subprocess
 import sys
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import build_parser, main
+from bot.console import reply, run_console
+from knowledge.service import KnowledgeBase
 from tests.conftest import ROOT, SHARED
 
 
@@ -85,3 +88,13 @@ def test_structure_check_passes_90_of_90(real_db: Path) -> None:
     assert proc.stdout.strip().splitlines()[-1] == "structure: 90/90 department blocks exact", (
         proc.stdout + proc.stderr
     )
+
+
+def test_console_commands_and_quit(kb: KnowledgeBase) -> None:
+    assert "/depts" in reply(kb, "/help")
+    assert "/dept 环保局" in reply(kb, "/dept")
+    unknown = reply(kb, "/foo bar")
+    assert "不认识的命令「/foo」" in unknown and "/quit" in unknown
+    out = io.StringIO()
+    run_console(kb, io.StringIO("工地扬尘归谁管\n/quit\n秸秆禁烧归谁管\n"), out)
+    assert "扬尘" in out.getvalue() and "秸秆" not in out.getvalue()
