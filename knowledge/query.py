@@ -50,8 +50,9 @@ _OFFICE_WORDS = "委员会|办公室|部门|机关|支行|分局|机构|中心|�
 _OFFICE_PREFIX = re.compile(_OFFICE_WORDS)
 _OFFICE_SUFFIX = re.compile(f"({_OFFICE_WORDS})$")
 # 「公安局在机动车污染方面管什么」: a department, optionally a topic, then a question about its duties.
+_TOPIC_CUE = "在|对|关于"
 _SCOPED = re.compile(
-    r"^(?P<dept>.{2,24}?)(?:在|对|关于)?(?P<topic>.*?)(?:方面|领域|上)?(?:都|主要|具体|该|应该|应当|要)?"
+    rf"^(?P<dept>.{{2,24}}?)(?:{_TOPIC_CUE})?(?P<topic>.*?)(?:方面|领域|上)?(?:都|主要|具体|该|应该|应当|要)?"
     r"(?:管什么|管哪些|负责什么|负责哪些|有哪些职责|有什么职责|的职责是什么|职责是什么|的职责|职责|干什么|做什么|管啥|负责啥"
     r"|干啥|做啥|管些什么|管些啥)"
     r"[？?。！!]*$"
@@ -208,18 +209,17 @@ class QueryParser:
         scoped = _SCOPED.match(text)
         if scoped:
             name, topic = scoped.group("dept").strip(), scoped.group("topic")
-            # The shortest name is tried first; an office word right after it belongs to it (民政|局 → 民政局).
-            suffix = _OFFICE_PREFIX.match(topic)
-            if suffix:
-                name, topic = name + suffix.group(), topic[suffix.end() :]
-            # The shortest cut can split a name (县政|府在环保上, 乡镇|政府): a longer known name the question opens
-            # with is taken instead.
+            # The shortest cut can split a name (县政|府在环保上, 乡镇|政府): the longest known name the question
+            # opens with is taken; failing that, an office word right after the cut belongs to it (民政|局).
             head = scoped.group("dept") + scoped.group("topic")
             known = max(
                 (n for _, n in self._names_at.get(head[:2], ()) if head.startswith(n)), key=len, default=""
             )
-            if len(known) > len(name):
-                name, topic = known, re.sub(r"^(?:在|对|关于)", "", head[len(known) :])
+            suffix = _OFFICE_PREFIX.match(topic)
+            if len(known) > len(name) + (len(suffix.group()) if suffix else 0):
+                name, topic = known, re.sub(f"^(?:{_TOPIC_CUE})", "", head[len(known) :])
+            elif suffix:
+                name, topic = name + suffix.group(), topic[suffix.end() :]
             resolved = self.departments.resolve(name)
             if resolved:
                 return name, resolved[0].key, topic, True
