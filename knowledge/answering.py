@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -36,6 +38,9 @@ GENERIC_PRIOR = 0.8
 CONFIDENT_SCORE = 0.8
 PREFERRED_REGION_BOOST = 1.3
 ASSIST_PRIOR = 0.9
+# 「没有执法职能的可转至生态环境部门依法执行」: the departments after such a verb, up to the next punctuation, receive
+# the matter.
+_HANDED_TO = re.compile(r"(?:转至|转交|移交|移送|交由|送交)(?:给|至|到)?(?P<to>[^，。；：]*)")
 COVERAGE_EXPONENT = (
     1.0  # clauses that hold more of the question's distinct topics rank higher (Lucene's coord)
 )
@@ -255,6 +260,12 @@ class Answerer:
         # The fused score reaches its maximum only when the word and bigram fields agree on the best clause;
         # when they disagree the answer is shown with a caution rather than hidden.
         confidence: Literal["high", "low"] = "high" if answers[0].score >= CONFIDENT_SCORE else "low"
+        if understood.recipient:
+            # Only a clause that hands the matter over answers 「移交给谁」: those come first.
+            received = [self._received(a) for a in answers]
+            answers = [r for r, a in zip(received, answers, strict=True) if r is not a] + [
+                a for r, a in zip(received, answers, strict=True) if r is a
+            ]
         return AnswerSet(
             question,
             understood,
@@ -263,6 +274,35 @@ class Answerer:
             notes=tuple(notes + rank_notes),
             confidence=confidence,
         )
+
+    def _received(self, answer: Answer) -> Answer:
+        """The answer as the duty of the departments its clause hands the matter to, if it names any."""
+        clause = answer.clause
+        handed = _HANDED_TO.search(clause.text)
+        if not handed:
+            return answer
+        lexicon = self.parser.departments
+        names = [
+            (name, key)
+            for _, name, key in lexicon.mentions(handed.group("to"))
+            if not lexicon.get(key).generic
+        ]
+        if not names:
+            return answer
+        keys = tuple(k for _, k in names)
+        received = dataclasses.replace(
+            clause,
+            department="、".join(n for n, _ in names),
+            department_key=keys[0],
+            canonical=lexicon.get(keys[0]).canonical,
+            subjects=keys,
+            attribution="named",
+            role="lead",
+            partners=tuple(
+                p for p in (clause.department, *clause.partners) if p not in {n for n, _ in names}
+            ),
+        )
+        return dataclasses.replace(answer, clause=received)
 
     def _out_of_scope(self, understood: Understanding, top: Answer) -> bool:
         """Whether the lists do not cover the question, judged on the best clause found.

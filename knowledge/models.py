@@ -241,6 +241,7 @@ class Understanding:
     # once at parsing, and ranking and the refusal decision reuse these (they are not part of the JSON).
     unit_words: tuple[tuple[str, ...], ...] = ()
     expansion_words: tuple[str, ...] = ()
+    recipient: bool = False  # the question asks to whom a matter is handed over (移交给哪个部门)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -257,6 +258,7 @@ class Understanding:
             "truncated": self.truncated,
             "excluded": list(self.excluded),
             "excluded_departments": list(self.excluded_departments),
+            "recipient": self.recipient,
         }
 
 

@@ -71,6 +71,10 @@ _ASKING = re.compile(
     r"谁|(?:哪个|哪些|哪一个|什么|啥)(?:部门|单位|机关|机构|局)|哪家|哪里|哪儿|去哪|找哪|上哪"
 )
 _MARKUP = re.compile(r"<[^<>]{0,200}>|[*_~`|\\]")
+# 「…应当移交给哪个部门」 asks for the department a case is handed to, not for the one handing it over.
+_RECIPIENT = re.compile(
+    r"(?:转交|移交|移送|转送|转给|转到|转至|交给|交由|送交)(?:给|至|到)?(?=哪|谁|什么|啥)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +288,9 @@ class QueryParser:
         text = normalize(_MARKUP.sub(" ", question[:MAX_QUESTION_CHARS])).strip()
         region, text = self._find_region(text)
         document, text = self._find_document(text)
+        handed = _RECIPIENT.search(text)
+        if handed:
+            text = text[: handed.start()] + " " + text[handed.end() :]
         excluded: tuple[str, ...] = ()
         excluded_keys: tuple[str, ...] = ()
         known = _EXCEPT.search(text)
@@ -351,6 +358,7 @@ class QueryParser:
             excluded_departments=excluded_keys,
             unit_words=unit_words,
             expansion_words=tuple(expansion_words),
+            recipient=bool(handed),
         )
 
     def _lexicon_words(self, written: str) -> tuple[str, ...]:

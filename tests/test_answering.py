@@ -159,6 +159,32 @@ def test_a_department_asked_which_of_its_duties_still_scopes_the_answer(
     assert result.understood.department_keys[0] == result.answers[0].clause.department_key
 
 
+@pytest.mark.parametrize(
+    ("question", "receiver", "handing"),
+    [
+        ("没有执法权的部门碰到破坏生态环境的犯罪案件，要移交给哪个部门？", "生态环境部门", "有关职能部门"),
+        ("督察时查出弄虚作假、失职失责的问题，应当转交给谁处理", "纪检监察机关", "有关职能部门"),
+    ],
+)
+def test_a_question_about_handing_a_matter_over_is_answered_with_the_receiver(
+    kb: KnowledgeBase, question: str, receiver: str, handing: str
+) -> None:
+    result = kb.ask(question)
+    top = result.answers[0].clause
+    assert result.understood.recipient and "移交" not in result.understood.units
+    assert receiver in top.department and top.role == "lead"
+    assert handing in top.partners
+    stored = kb.clause(top.id)
+    assert stored is not None and stored.department == handing and stored.text == top.text
+
+
+def test_without_asking_for_the_receiver_the_clause_keeps_its_department(kb: KnowledgeBase) -> None:
+    result = kb.ask("破坏生态环境涉嫌违法犯罪的案件由谁依法办理")
+    assert not result.understood.recipient
+    handing = [a.clause for a in result.answers if "转至生态环境部门" in a.clause.text]
+    assert handing and handing[0].department == "有关职能部门"
+
+
 def test_how_the_asker_reaches_an_office_is_not_the_topic(kb: KnowledgeBase) -> None:
     # 申请/办理 are in many clauses; with them as topic words a question about an unknown matter found a clause.
     result = kb.ask("老人过生日的长寿补贴去哪申请")
