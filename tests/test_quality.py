@@ -1,9 +1,9 @@
 """Answer quality as figures: fails when they drop below the bar.
 
 The shared dev set is held to the issue's bar. The project's own set (tests/eval/questions.jsonl) is held to
-the floor measured when the current lexicons were written, and so are the blind held-out set
-(tests/eval/holdout.jsonl), the probe set (tests/eval/probes.jsonl) and the scene set (tests/eval/scenes.jsonl);
-raise the floors when the figures improve.
+the floor measured when the current lexicons were written, and so are the blind held-out sets
+(tests/eval/holdout.jsonl, holdout2.jsonl), the probe set (tests/eval/probes.jsonl) and the scene set
+(tests/eval/scenes.jsonl); raise the floors when the figures improve.
 """
 
 from pathlib import Path
@@ -18,6 +18,7 @@ OWN = ROOT / "tests" / "eval" / "questions.jsonl"
 DEV = SHARED / "eval" / "dev.jsonl"
 
 HOLDOUT = ROOT / "tests" / "eval" / "holdout.jsonl"
+HOLDOUT2 = ROOT / "tests" / "eval" / "holdout2.jsonl"
 PROBES = ROOT / "tests" / "eval" / "probes.jsonl"
 SCENES = ROOT / "tests" / "eval" / "scenes.jsonl"
 
@@ -25,6 +26,9 @@ OWN_FLOOR = {"hit1": 0.96, "hit3": 0.97, "colloquial": 0.86, "refused": 0.96, "c
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
 HOLDOUT_FLOOR = {"hit1": 0.8, "colloquial": 0.77, "refused": 0.9}
+# A second blind set (session 5), written from the documents and the clause table only, without the lexicons, the
+# other sets or the bot: 190 questions over every department with an environmental duty, and 30 near misses.
+HOLDOUT2_FLOOR = {"hit1": 0.82, "hit3": 0.9, "colloquial": 0.76, "refused": 0.8}
 # The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
 PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.94, "colloquial": 0.78, "refused": 0.9}
@@ -77,8 +81,13 @@ def test_own_set_meets_the_floor(own: Figures) -> None:
 
 @pytest.mark.parametrize(
     ("path", "floor", "who", "colloquial"),
-    [(HOLDOUT, HOLDOUT_FLOOR, 90, 70), (PROBES, PROBES_FLOOR, 450, 200), (SCENES, SCENES_FLOOR, 1400, 1400)],
-    ids=["held-out", "probes", "scenes"],
+    [
+        (HOLDOUT, HOLDOUT_FLOOR, 90, 70),
+        (HOLDOUT2, HOLDOUT2_FLOOR, 180, 130),
+        (PROBES, PROBES_FLOOR, 450, 200),
+        (SCENES, SCENES_FLOOR, 1400, 1400),
+    ],
+    ids=["held-out", "held-out-2", "probes", "scenes"],
 )
 def test_other_sets_meet_their_floor(
     kb: KnowledgeBase, path: Path, floor: dict[str, float], who: int, colloquial: int
