@@ -22,7 +22,7 @@ HOLDOUT2 = ROOT / "tests" / "eval" / "holdout2.jsonl"
 PROBES = ROOT / "tests" / "eval" / "probes.jsonl"
 SCENES = ROOT / "tests" / "eval" / "scenes.jsonl"
 
-OWN_FLOOR = {"hit1": 0.96, "hit3": 0.97, "colloquial": 0.86, "refused": 0.96, "confident_wrong": 0.04}
+OWN_FLOOR = {"hit1": 0.95, "hit3": 0.96, "colloquial": 0.84, "refused": 0.96, "confident_wrong": 0.045}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
 HOLDOUT_FLOOR = {"hit1": 0.8, "colloquial": 0.77, "refused": 0.9}
@@ -31,12 +31,12 @@ HOLDOUT_FLOOR = {"hit1": 0.8, "colloquial": 0.77, "refused": 0.9}
 HOLDOUT2_FLOOR = {"hit1": 0.82, "hit3": 0.9, "colloquial": 0.76, "refused": 0.8}
 # The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
-PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.94, "colloquial": 0.78, "refused": 0.9}
+PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.82, "refused": 0.9}
 # The scene set is how people complain and ask (a hotline log, a village chat, a township cadre, a short phone
 # message in dialect, someone who suffered the damage, a business), written without the other sets; the fifth to
 # twelfth lexicon passes were written from it, so it is training data, not blind. Its sg- questions (thirteenth
 # pass) cover every paragraph of 002 and 004 that names a department, which the earlier scenes barely touched.
-SCENES_FLOOR = {"hit1": 0.82, "hit3": 0.9, "colloquial": 0.82, "refused": 0.9}
+SCENES_FLOOR = {"hit1": 0.86, "hit3": 0.92, "colloquial": 0.86, "refused": 0.9}
 
 
 def _assert_floor(figures: Figures, floor: dict[str, float]) -> None:
