@@ -312,7 +312,13 @@ class Answerer:
         matter (out_of_scope.txt) is refused unless an equal weight of everyday environmental words led to the
         clause; without strong evidence, one whose topic is mostly words the lists never use is refused too.
         """
-        expanded = set(understood.expansion_words)
+        # A one-character everyday word (卖, 买, 钱) is too slight to vouch for a matter otherwise not covered.
+        telling = [
+            (spoken, words)
+            for (spoken, _), words in zip(understood.expansions, understood.expansion_words, strict=True)
+            if len(spoken) > 1
+        ]
+        expanded = {word for _, words in telling for word in words}
         original = {w for words in understood.unit_words for w in words}
         matched = set(top.matched_terms)
         lexicon_led = bool(matched & (expanded - original))
@@ -322,7 +328,7 @@ class Answerer:
             if len(u) > 1 and (u in top.clause.text or matched.intersection(words))
         }
         if understood.out_of_scope:
-            spoken = sum(len(s) for s, _ in understood.expansions) if lexicon_led else 0
+            spoken = sum(len(s) for s, _ in telling) if lexicon_led else 0
             return sum(len(t) for t in understood.out_of_scope) >= spoken
         if lexicon_led or len(topic_hits) >= 2 or not understood.missing:
             return False

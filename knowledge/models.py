@@ -240,7 +240,7 @@ class Understanding:
     # The index words of each topic unit and of the everyday expansions' written terms: jieba cuts the question
     # once at parsing, and ranking and the refusal decision reuse these (they are not part of the JSON).
     unit_words: tuple[tuple[str, ...], ...] = ()
-    expansion_words: tuple[str, ...] = ()
+    expansion_words: tuple[tuple[str, ...], ...] = ()  # per expansion, in the order of `expansions`
     recipient: bool = False  # the question asks to whom a matter is handed over (移交给哪个部门)
 
     def to_json(self) -> dict[str, Any]:

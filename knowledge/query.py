@@ -332,14 +332,16 @@ class QueryParser:
         for words in unit_words:
             for word in words:
                 weights[word] = PROCEDURAL_WEIGHT if word in PROCEDURAL_WORDS else 1.0
-        expansion_words: list[str] = []
+        expansion_words: list[tuple[str, ...]] = []
         for expansion in expansions:
+            words_of_expansion: list[str] = []
             for written in expansion.written:
                 # An abbreviation (环评 → 环境影响评价, 危废 → 危险废物) means exactly what it stands for.
                 weight = 1.0 if _abbreviates(expansion.spoken, written) else EXPANSION_WEIGHT
                 for word in self._lexicon_words(written):
                     weights.setdefault(word, weight)
-                    expansion_words.append(word)
+                    words_of_expansion.append(word)
+            expansion_words.append(tuple(words_of_expansion))
         return Understanding(
             original=question,
             normalized=text,
