@@ -157,6 +157,13 @@ def test_a_department_named_in_a_question_asking_who_is_not_the_answer(
     assert all(known not in a.clause.department + a.clause.canonical for a in result.answers)
 
 
+def test_a_clinic_is_a_place_not_the_health_department(kb: KnowledgeBase) -> None:
+    # 卫生院 is a township clinic: naming it must not leave the health department out as "already known".
+    result = kb.ask("乡里卫生院的医疗废物乱扔，谁管")
+    assert not result.understood.excluded_departments
+    assert "卫生" in result.answers[0].clause.department
+
+
 @pytest.mark.parametrize("question", ["住建局负责哪些扬尘工作", "公安局管哪些污染"])
 def test_a_department_asked_which_of_its_duties_still_scopes_the_answer(
     kb: KnowledgeBase, question: str
