@@ -21,6 +21,7 @@ HOLDOUT = ROOT / "tests" / "eval" / "holdout.jsonl"
 HOLDOUT2 = ROOT / "tests" / "eval" / "holdout2.jsonl"
 PROBES = ROOT / "tests" / "eval" / "probes.jsonl"
 SCENES = ROOT / "tests" / "eval" / "scenes.jsonl"
+HOTLINE = ROOT / "tests" / "eval" / "hotline.jsonl"
 
 OWN_FLOOR = {"hit1": 0.95, "hit3": 0.96, "colloquial": 0.84, "refused": 0.96, "confident_wrong": 0.045}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
@@ -39,6 +40,9 @@ PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.82, "refused": 0.9}
 # its sp- questions (seventeenth pass) police, the governments' own duties and the remaining pollution complaints;
 # its sr- questions (sixteenth pass) the water, forestry and grassland, land and farming departments.
 SCENES_FLOOR = {"hit1": 0.84, "hit3": 0.91, "colloquial": 0.84, "refused": 0.88}
+# The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
+# (half of it near misses built on words the lists also use), and covered questions built on the same words.
+HOTLINE_FLOOR = {"hit1": 0.76, "refused": 0.62}
 
 
 def _assert_floor(figures: Figures, floor: dict[str, float]) -> None:
@@ -88,8 +92,9 @@ def test_own_set_meets_the_floor(own: Figures) -> None:
         (HOLDOUT2, HOLDOUT2_FLOOR, 180, 130),
         (PROBES, PROBES_FLOOR, 450, 200),
         (SCENES, SCENES_FLOOR, 1400, 1400),
+        (HOTLINE, HOTLINE_FLOOR, 90, 0),
     ],
-    ids=["held-out", "held-out-2", "probes", "scenes"],
+    ids=["held-out", "held-out-2", "probes", "scenes", "hotline"],
 )
 def test_other_sets_meet_their_floor(
     kb: KnowledgeBase, path: Path, floor: dict[str, float], who: int, colloquial: int
