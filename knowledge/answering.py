@@ -8,6 +8,8 @@
    the department leads over one where it only assists, and no clause text is shown twice.
 4. The best clause found is then judged: a question about a known non-environmental matter, or whose topic
    is mostly words the lists never use, is refused unless strong evidence led to the clause.
+5. A question asking to whom a matter is handed over (「…应当移交给哪个部门」) is answered with the departments
+   a clause hands it to (转至 / 移交 / 移送 …), those clauses first.
 """
 
 from __future__ import annotations
@@ -38,12 +40,12 @@ GENERIC_PRIOR = 0.8
 CONFIDENT_SCORE = 0.8
 PREFERRED_REGION_BOOST = 1.3
 ASSIST_PRIOR = 0.9
-# 「没有执法职能的可转至生态环境部门依法执行」: the departments after such a verb, up to the next punctuation, receive
-# the matter.
-_HANDED_TO = re.compile(r"(?:转至|转交|移交|移送|交由|送交)(?:给|至|到)?(?P<to>[^，。；：]*)")
 COVERAGE_EXPONENT = (
     1.0  # clauses that hold more of the question's distinct topics rank higher (Lucene's coord)
 )
+# 「没有执法职能的可转至生态环境部门依法执行」: the departments after such a verb, up to the next punctuation, receive
+# the matter.
+_HANDED_TO = re.compile(r"(?:转至|转交|移交|移送|交由|送交)(?:给|至|到)?(?P<to>[^，。；：]*)")
 
 
 class Answerer:
@@ -309,8 +311,9 @@ class Answerer:
 
         Strong evidence that they do: an everyday-word entry led to the clause, two distinct topic words of the
         question are in it, or every topic word is one the lists use. A question about a known non-environmental
-        matter (out_of_scope.txt) is refused unless an equal weight of everyday environmental words led to the
-        clause; without strong evidence, one whose topic is mostly words the lists never use is refused too.
+        matter (out_of_scope.txt) is refused unless an equal weight of everyday environmental words (of two
+        characters or more) led to the clause; without strong evidence, one whose topic is mostly words the
+        lists never use is refused too.
         """
         # A one-character everyday word (卖, 买, 钱) is too slight to vouch for a matter otherwise not covered.
         telling = [
