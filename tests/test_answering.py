@@ -69,7 +69,16 @@ def test_a_chat_region_ranks_its_documents_first_without_hiding_others(kb: Knowl
 
 
 @pytest.mark.parametrize(
-    "question", ["哪个部门负责办理护照", "哪个部门负责发放身份证", "住房公积金想取出来找谁", "低保谁管"]
+    "question",
+    [
+        "哪个部门负责办理护照",
+        "哪个部门负责发放身份证",
+        "住房公积金想取出来找谁",
+        "低保谁管",
+        # Everyday words broad enough to fit any matter (吃亏, 外包) must not make one look covered.
+        "在网上买东西吃亏了找谁",
+        "家里装修想外包找谁",
+    ],
 )
 def test_uncovered_matters_are_refused_naming_what_is_missing(kb: KnowledgeBase, question: str) -> None:
     result = kb.ask(question)
