@@ -75,9 +75,11 @@ def test_a_chat_region_ranks_its_documents_first_without_hiding_others(kb: Knowl
         "哪个部门负责发放身份证",
         "住房公积金想取出来找谁",
         "低保谁管",
-        # Everyday words broad enough to fit any matter (吃亏, 外包) must not make one look covered.
+        # Everyday words broad enough to fit any matter (吃亏, 外包, 停用, 谁出钱) must not make one look covered.
         "在网上买东西吃亏了找谁",
         "家里装修想外包找谁",
+        "手机停用了怎么办",
+        "孩子上学谁出钱",
     ],
 )
 def test_uncovered_matters_are_refused_naming_what_is_missing(kb: KnowledgeBase, question: str) -> None:
