@@ -80,6 +80,9 @@ def test_a_chat_region_ranks_its_documents_first_without_hiding_others(kb: Knowl
         "家里装修想外包找谁",
         "手机停用了怎么办",
         "孩子上学谁出钱",
+        "在单位被同事排挤找谁",
+        "想自费出书找哪个部门",
+        "老人摔倒了谁来救治",
     ],
 )
 def test_uncovered_matters_are_refused_naming_what_is_missing(kb: KnowledgeBase, question: str) -> None:
