@@ -259,15 +259,15 @@ class Answerer:
         answers, rank_notes = self.rank(understood, prefer_region)
         if not answers or self._out_of_scope(understood, answers[0]):
             return self._refusal(question, understood, notes)
-        # The fused score reaches its maximum only when the word and bigram fields agree on the best clause;
-        # when they disagree the answer is shown with a caution rather than hidden.
-        confidence: Literal["high", "low"] = "high" if answers[0].score >= CONFIDENT_SCORE else "low"
         if understood.recipient:
             # Only a clause that hands the matter over answers 「移交给谁」: those come first.
             received = [self._received(a) for a in answers]
             answers = [r for r, a in zip(received, answers, strict=True) if r is not a] + [
                 a for r, a in zip(received, answers, strict=True) if r is a
             ]
+        # The fused score reaches its maximum only when the word and bigram fields agree on the best clause;
+        # when they disagree the answer shown first is given with a caution rather than hidden.
+        confidence: Literal["high", "low"] = "high" if answers[0].score >= CONFIDENT_SCORE else "low"
         return AnswerSet(
             question,
             understood,
@@ -292,6 +292,7 @@ class Answerer:
         if not names:
             return answer
         keys = tuple(k for _, k in names)
+        receivers = {n for n, _ in names}
         received = dataclasses.replace(
             clause,
             department="、".join(n for n, _ in names),
@@ -300,9 +301,7 @@ class Answerer:
             subjects=keys,
             attribution="named",
             role="lead",
-            partners=tuple(
-                p for p in (clause.department, *clause.partners) if p not in {n for n, _ in names}
-            ),
+            partners=tuple(p for p in (clause.department, *clause.partners) if p not in receivers),
         )
         return dataclasses.replace(answer, clause=received)
 
