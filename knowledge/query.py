@@ -68,7 +68,7 @@ _PUNCT = re.compile(r"[\s\W_]+")
 # A department named in a question that asks who (谁 / 哪个部门 …) is the one the asker already knows; 「哪些」
 # alone asks which of its duties (「住建局负责哪些扬尘工作」).
 _ASKING = re.compile(
-    r"谁|(?:哪个|哪些|哪一个|什么|啥)(?:部门|单位|机关|机构|局)|哪家|哪里|哪儿|去哪|找哪|上哪"
+    r"谁|(?:哪个|哪些|哪一个|什么|啥)(?:部门|单位|机关|机构|局)|哪家|哪里|哪儿|去哪|找哪|上哪|往哪|到哪|向哪|在哪|哪位|哪个门"
 )
 _MARKUP = re.compile(r"<[^<>]{0,200}>|[*_~`|\\]")
 # 「…应当移交给哪个部门」 asks for the department a case is handed to, not for the one handing it over.

@@ -161,7 +161,11 @@ def test_a_department_asked_about_the_whole_field_gets_its_duty_list(
 
 @pytest.mark.parametrize(
     ("question", "known"),
-    [("对环保局罚款不服，申请行政复议找谁", "生态环境"), ("公安局和哪个部门一起管尾气", "公安")],
+    [
+        ("对环保局罚款不服，申请行政复议找谁", "生态环境"),
+        ("公安局和哪个部门一起管尾气", "公安"),
+        ("住建局的人吃拿卡要，该往哪反映", "住房"),
+    ],
 )
 def test_a_department_named_in_a_question_asking_who_is_not_the_answer(
     kb: KnowledgeBase, question: str, known: str
