@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from knowledge.answering import LEAD_PREFERENCE
-from knowledge.query import EXPANSION_WEIGHT, _abbreviates
+from knowledge.query import EXPANSION_WEIGHT, FIELD_WEIGHT, _abbreviates
 from knowledge.retrieval import LuceneBM25
 from knowledge.service import KnowledgeBase
 from knowledge.storage import ClauseStore
@@ -243,6 +243,12 @@ def test_an_abbreviation_weighs_as_much_as_what_it_stands_for(kb: KnowledgeBase)
     # Broader or narrower terms are not abbreviations: 国有企业 → 国有企事业单位, 错峰 → 错峰生产.
     assert not _abbreviates("国有企业", "国有企事业单位") and _abbreviates("危废", "危险废物")
     assert dict(kb.ask("错峰谁安排").understood.terms)["错峰生产"] == EXPANSION_WEIGHT
+
+
+def test_words_naming_the_whole_field_weigh_less_than_the_matter(kb: KnowledgeBase) -> None:
+    # 「环保」 said in passing must not pull clauses that merely say 环境保护 above those about the matter.
+    terms = dict(kb.ask("厂里环保设备的用电谁来管").understood.terms)
+    assert terms["环保"] == FIELD_WEIGHT < terms["用电"] == 1.0
 
 
 def test_no_clause_is_shown_twice(kb: KnowledgeBase) -> None:
