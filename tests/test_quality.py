@@ -2,7 +2,7 @@
 
 The shared dev set is held to the issue's bar. The project's own set (tests/eval/questions.jsonl) is held to
 the floor measured when the current lexicons were written, and so are the blind held-out sets
-(tests/eval/holdout.jsonl, holdout2.jsonl), the probe set (tests/eval/probes.jsonl) and the scene set
+(tests/eval/holdout.jsonl, holdout2.jsonl, holdout3.jsonl), the probe set (tests/eval/probes.jsonl) and the scene set
 (tests/eval/scenes.jsonl); raise the floors when the figures improve.
 """
 
@@ -19,17 +19,22 @@ DEV = SHARED / "eval" / "dev.jsonl"
 
 HOLDOUT = ROOT / "tests" / "eval" / "holdout.jsonl"
 HOLDOUT2 = ROOT / "tests" / "eval" / "holdout2.jsonl"
+HOLDOUT3 = ROOT / "tests" / "eval" / "holdout3.jsonl"
 PROBES = ROOT / "tests" / "eval" / "probes.jsonl"
 SCENES = ROOT / "tests" / "eval" / "scenes.jsonl"
 HOTLINE = ROOT / "tests" / "eval" / "hotline.jsonl"
 
-OWN_FLOOR = {"hit1": 0.95, "hit3": 0.96, "colloquial": 0.84, "refused": 0.96, "confident_wrong": 0.045}
+OWN_FLOOR = {"hit1": 0.95, "hit3": 0.96, "colloquial": 0.88, "refused": 0.96, "confident_wrong": 0.035}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
 HOLDOUT_FLOOR = {"hit1": 0.8, "colloquial": 0.77, "refused": 0.9}
 # A second blind set (session 5), written from the documents and the clause table only, without the lexicons, the
 # other sets or the bot: 190 questions over every department with an environmental duty, and 30 near misses.
-HOLDOUT2_FLOOR = {"hit1": 0.82, "hit3": 0.9, "colloquial": 0.76, "refused": 0.8}
+HOLDOUT2_FLOOR = {"hit1": 0.85, "hit3": 0.93, "colloquial": 0.8, "refused": 0.8}
+# A third blind set (session 6), written from the clause table only, without the lexicons, the other sets or the
+# bot, and told to avoid the documents' terms in colloquial questions: 195 questions over 96 departments, at most
+# 12 for the ecology bureau, and 25 near misses. It is the hardest estimate of questions nobody has tried.
+HOLDOUT3_FLOOR = {"hit1": 0.68, "hit3": 0.8, "colloquial": 0.6, "refused": 0.88}
 # The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
 PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.82, "refused": 0.9}
@@ -92,11 +97,12 @@ def test_own_set_meets_the_floor(own: Figures) -> None:
     [
         (HOLDOUT, HOLDOUT_FLOOR, 90, 70),
         (HOLDOUT2, HOLDOUT2_FLOOR, 180, 130),
+        (HOLDOUT3, HOLDOUT3_FLOOR, 190, 150),
         (PROBES, PROBES_FLOOR, 450, 200),
         (SCENES, SCENES_FLOOR, 1400, 1400),
         (HOTLINE, HOTLINE_FLOOR, 90, 0),
     ],
-    ids=["held-out", "held-out-2", "probes", "scenes", "hotline"],
+    ids=["held-out", "held-out-2", "held-out-3", "probes", "scenes", "hotline"],
 )
 def test_other_sets_meet_their_floor(
     kb: KnowledgeBase, path: Path, floor: dict[str, float], who: int, colloquial: int
