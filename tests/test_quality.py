@@ -46,6 +46,8 @@ PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.82, "refused": 0.9}
 # its sr- questions (sixteenth pass) the water, forestry and grassland, land and farming departments; its se2-
 # questions (nineteenth pass) the ecology bureau's administrative duties; its sv- questions (eighteenth pass) the
 # duties of party committees and governments themselves, which still lose to the specific departments' clauses.
+# Its p20- to p23- questions (session 6) are the four parallel passes' own: administrative acts, town life,
+# industry and hazards, countryside and nature.
 SCENES_FLOOR = {"hit1": 0.8, "hit3": 0.88, "colloquial": 0.8, "refused": 0.86}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
