@@ -93,9 +93,9 @@ def test_uncovered_matters_are_refused_naming_what_is_missing(kb: KnowledgeBase,
 
 
 def test_one_character_everyday_words_do_not_vouch_for_an_uncovered_matter(kb: KnowledgeBase) -> None:
-    # 厂子 leads to pollution duties, but the matter is a house transfer; 买 and 钱 must not tip the balance.
+    # 厂子 leads to pollution duties, but the matter is a house transfer; 买 must not tip the balance.
     result = kb.ask("厂子赔了钱，想买房子，过户在哪办")
-    assert {"买", "钱"} <= {spoken for spoken, _ in result.understood.expansions}
+    assert "买" in {spoken for spoken, _ in result.understood.expansions}
     assert result.understood.out_of_scope and result.outcome == "refused"
 
 

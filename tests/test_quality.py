@@ -27,7 +27,7 @@ HOTLINE = ROOT / "tests" / "eval" / "hotline.jsonl"
 OWN_FLOOR = {"hit1": 0.95, "hit3": 0.96, "colloquial": 0.88, "refused": 0.96, "confident_wrong": 0.035}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
-HOLDOUT_FLOOR = {"hit1": 0.8, "colloquial": 0.77, "refused": 0.9}
+HOLDOUT_FLOOR = {"hit1": 0.83, "colloquial": 0.8, "refused": 0.9}
 # A second blind set (session 5), written from the documents and the clause table only, without the lexicons, the
 # other sets or the bot: 190 questions over every department with an environmental duty, and 30 near misses.
 HOLDOUT2_FLOOR = {"hit1": 0.85, "hit3": 0.93, "colloquial": 0.8, "refused": 0.8}
