@@ -2,8 +2,8 @@
 
 The shared dev set is held to the issue's bar. The project's own set (tests/eval/questions.jsonl) is held to
 the floor measured when the current lexicons were written, and so are the blind held-out sets
-(tests/eval/holdout.jsonl, holdout2.jsonl, holdout3.jsonl), the probe set (tests/eval/probes.jsonl) and the scene set
-(tests/eval/scenes.jsonl); raise the floors when the figures improve.
+(tests/eval/holdout.jsonl, holdout2.jsonl, holdout3.jsonl), the probe set (tests/eval/probes.jsonl), the scene set
+(tests/eval/scenes.jsonl) and the hotline set (tests/eval/hotline.jsonl); raise the floors when the figures improve.
 """
 
 from pathlib import Path
@@ -24,7 +24,7 @@ PROBES = ROOT / "tests" / "eval" / "probes.jsonl"
 SCENES = ROOT / "tests" / "eval" / "scenes.jsonl"
 HOTLINE = ROOT / "tests" / "eval" / "hotline.jsonl"
 
-OWN_FLOOR = {"hit1": 0.95, "hit3": 0.96, "colloquial": 0.88, "refused": 0.96, "confident_wrong": 0.035}
+OWN_FLOOR = {"hit1": 0.96, "hit3": 0.97, "colloquial": 0.88, "refused": 0.96, "confident_wrong": 0.035}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
 HOLDOUT_FLOOR = {"hit1": 0.83, "colloquial": 0.8, "refused": 0.9}
@@ -37,7 +37,7 @@ HOLDOUT2_FLOOR = {"hit1": 0.85, "hit3": 0.93, "colloquial": 0.8, "refused": 0.8}
 HOLDOUT3_FLOOR = {"hit1": 0.68, "hit3": 0.8, "colloquial": 0.6, "refused": 0.88}
 # The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
-PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.82, "refused": 0.9}
+PROBES_FLOOR = {"hit1": 0.9, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
 # The scene set is how people complain and ask (a hotline log, a village chat, a township cadre, a short phone
 # message in dialect, someone who suffered the damage, a business), written without the other sets; the fifth to
 # twelfth lexicon passes were written from it, so it is training data, not blind. Its sg- questions (thirteenth
@@ -48,10 +48,10 @@ PROBES_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.82, "refused": 0.9}
 # duties of party committees and governments themselves, which still lose to the specific departments' clauses.
 # Its p20- to p23- questions (session 6) are the four parallel passes' own: administrative acts, town life,
 # industry and hazards, countryside and nature.
-SCENES_FLOOR = {"hit1": 0.8, "hit3": 0.88, "colloquial": 0.8, "refused": 0.86}
+SCENES_FLOOR = {"hit1": 0.82, "hit3": 0.9, "colloquial": 0.82, "refused": 0.88}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
-HOTLINE_FLOOR = {"hit1": 0.76, "refused": 0.62}
+HOTLINE_FLOOR = {"hit1": 0.8, "refused": 0.63}
 
 
 def _assert_floor(figures: Figures, floor: dict[str, float]) -> None:
