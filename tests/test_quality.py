@@ -27,14 +27,14 @@ HOTLINE = ROOT / "tests" / "eval" / "hotline.jsonl"
 OWN_FLOOR = {"hit1": 0.96, "hit3": 0.97, "colloquial": 0.88, "refused": 0.96, "confident_wrong": 0.035}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
-HOLDOUT_FLOOR = {"hit1": 0.83, "colloquial": 0.8, "refused": 0.9}
+HOLDOUT_FLOOR = {"hit1": 0.87, "colloquial": 0.86, "refused": 0.9}
 # A second blind set (session 5), written from the documents and the clause table only, without the lexicons, the
 # other sets or the bot: 190 questions over every department with an environmental duty, and 30 near misses.
-HOLDOUT2_FLOOR = {"hit1": 0.85, "hit3": 0.93, "colloquial": 0.8, "refused": 0.8}
+HOLDOUT2_FLOOR = {"hit1": 0.88, "hit3": 0.95, "colloquial": 0.85, "refused": 0.86}
 # A third blind set (session 6), written from the clause table only, without the lexicons, the other sets or the
 # bot, and told to avoid the documents' terms in colloquial questions: 195 questions over 96 departments, at most
 # 12 for the ecology bureau, and 25 near misses. It is the hardest estimate of questions nobody has tried.
-HOLDOUT3_FLOOR = {"hit1": 0.68, "hit3": 0.8, "colloquial": 0.6, "refused": 0.88}
+HOLDOUT3_FLOOR = {"hit1": 0.72, "hit3": 0.85, "colloquial": 0.66, "refused": 0.92}
 # The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
 PROBES_FLOOR = {"hit1": 0.9, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
@@ -47,11 +47,12 @@ PROBES_FLOOR = {"hit1": 0.9, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
 # questions (nineteenth pass) the ecology bureau's administrative duties; its sv- questions (eighteenth pass) the
 # duties of party committees and governments themselves, which still lose to the specific departments' clauses.
 # Its p20- to p23- questions (session 6) are the four parallel passes' own: administrative acts, town life,
-# industry and hazards, countryside and nature.
-SCENES_FLOOR = {"hit1": 0.82, "hit3": 0.9, "colloquial": 0.82, "refused": 0.88}
+# industry and hazards, countryside and nature. Its p24- to p27- questions (session 7) go department by department
+# through every clause in words the documents never use, and are harder than the rest.
+SCENES_FLOOR = {"hit1": 0.8, "hit3": 0.89, "colloquial": 0.8, "refused": 0.89}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
-HOTLINE_FLOOR = {"hit1": 0.8, "refused": 0.63}
+HOTLINE_FLOOR = {"hit1": 0.82, "refused": 0.63}
 
 
 def _assert_floor(figures: Figures, floor: dict[str, float]) -> None:
