@@ -48,7 +48,8 @@ PROBES_FLOOR = {"hit1": 0.9, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
 # duties of party committees and governments themselves, which still lose to the specific departments' clauses.
 # Its p20- to p23- questions (session 6) are the four parallel passes' own: administrative acts, town life,
 # industry and hazards, countryside and nature. Its p24- to p27- questions (session 7) go department by department
-# through every clause in words the documents never use, and are harder than the rest.
+# through every clause in words the documents never use, and are harder than the rest; p28- officials' jargon
+# (programme names, office shorthand), p29- bare topics typed on a phone and input-method slips.
 SCENES_FLOOR = {"hit1": 0.8, "hit3": 0.89, "colloquial": 0.8, "refused": 0.89}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
