@@ -27,17 +27,17 @@ HOTLINE = ROOT / "tests" / "eval" / "hotline.jsonl"
 OWN_FLOOR = {"hit1": 0.96, "hit3": 0.97, "colloquial": 0.88, "refused": 0.96, "confident_wrong": 0.035}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
-HOLDOUT_FLOOR = {"hit1": 0.87, "colloquial": 0.86, "refused": 0.9}
+HOLDOUT_FLOOR = {"hit1": 0.89, "colloquial": 0.87, "refused": 0.9}
 # A second blind set (session 5), written from the documents and the clause table only, without the lexicons, the
 # other sets or the bot: 190 questions over every department with an environmental duty, and 30 near misses.
-HOLDOUT2_FLOOR = {"hit1": 0.88, "hit3": 0.95, "colloquial": 0.85, "refused": 0.86}
+HOLDOUT2_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.86, "refused": 0.86}
 # A third blind set (session 6), written from the clause table only, without the lexicons, the other sets or the
 # bot, and told to avoid the documents' terms in colloquial questions: 195 questions over 96 departments, at most
 # 12 for the ecology bureau, and 25 near misses. It is the hardest estimate of questions nobody has tried.
-HOLDOUT3_FLOOR = {"hit1": 0.72, "hit3": 0.85, "colloquial": 0.66, "refused": 0.92}
+HOLDOUT3_FLOOR = {"hit1": 0.75, "hit3": 0.86, "colloquial": 0.69, "refused": 0.92}
 # The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
-PROBES_FLOOR = {"hit1": 0.9, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
+PROBES_FLOOR = {"hit1": 0.91, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
 # The scene set is how people complain and ask (a hotline log, a village chat, a township cadre, a short phone
 # message in dialect, someone who suffered the damage, a business), written without the other sets; the fifth to
 # twelfth lexicon passes were written from it, so it is training data, not blind. Its sg- questions (thirteenth
@@ -49,8 +49,9 @@ PROBES_FLOOR = {"hit1": 0.9, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
 # Its p20- to p23- questions (session 6) are the four parallel passes' own: administrative acts, town life,
 # industry and hazards, countryside and nature. Its p24- to p27- questions (session 7) go department by department
 # through every clause in words the documents never use, and are harder than the rest; p28- officials' jargon
-# (programme names, office shorthand), p29- bare topics typed on a phone and input-method slips.
-SCENES_FLOOR = {"hit1": 0.8, "hit3": 0.89, "colloquial": 0.8, "refused": 0.89}
+# (programme names, office shorthand), p29- bare topics typed on a phone and input-method slips, p30- to p33- a
+# second department-by-department round by fresh helpers who wrote their questions before reading the first.
+SCENES_FLOOR = {"hit1": 0.79, "hit3": 0.89, "colloquial": 0.79, "refused": 0.88}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
 HOTLINE_FLOOR = {"hit1": 0.82, "refused": 0.63}
