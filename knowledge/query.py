@@ -74,6 +74,8 @@ _ASKING = re.compile(
     r"谁|(?:哪个|哪些|哪一个|什么|啥)(?:部门|单位|机关|机构|局)|哪家|哪里|哪儿|去哪|找哪|上哪|往哪|到哪|向哪|在哪|哪位|哪个门"
 )
 _MARKUP = re.compile(r"<[^<>]{0,200}>|[*_~`|\\]")
+# 「水利局和环保局都说不归自己」: two offices each deny a matter, and the asker wants to know which of them it is.
+_DISPUTED = re.compile(r"都(?:说)?不(?:归|是|该|管|认|接)|互相推|相互推|推来推去|来回推|踢皮球|扯皮")
 # 「…应当移交给哪个部门」 asks for the department a case is handed to, not for the one handing it over.
 _RECIPIENT = re.compile(
     r"(?:转交|移交|移送|转送|转给|转到|转至|交给|交由|送交)(?:给|至|到)?(?=哪|谁|什么|啥)"
@@ -208,6 +210,24 @@ class QueryParser:
                 best_id, best = doc_id, piece
         return (best_id, text.replace(best, " ")) if best_id else ("", text)
 
+    def _disputed_departments(self, text: str) -> tuple[str, tuple[str, ...], str]:
+        """(names as typed, their keys, text without them) when the question names two or more offices that each
+        deny the matter, else ("", (), text): the answer is one of them, not someone else."""
+        if not _DISPUTED.search(text):
+            return "", (), text
+        names: list[str] = []
+        keys: list[str] = []
+        for rank in sorted(_occurring(self._offices_at, text)):
+            name, key = self._dept_names[rank]
+            if name not in text or key in keys:
+                continue  # a shorter name inside one already taken, or another name of the same office
+            names.append(name)
+            keys.extend(d.key for d in self.departments.resolve(name) or [self.departments.get(key)])
+            text = text.replace(name, " ")
+        if len(names) < 2:
+            return "", (), ""
+        return "、".join(names), tuple(dict.fromkeys(keys)), text
+
     def _find_department(self, text: str) -> tuple[str, str, str, bool]:
         """(name as typed, key, text without it, whether it is the one asked about) for an explicit department in
         the question, else ("", "", text, False).
@@ -305,15 +325,18 @@ class QueryParser:
             else:
                 excluded = tuple(self.units(name))
             text = text[: known.start()] + " " + text[known.end() :]
-        dept_name, dept_key, text, asked_about = self._find_department(text.strip())
-        dept_keys: tuple[str, ...] = ()
-        if dept_key:
-            dept_keys = tuple(
-                d.key for d in self.departments.resolve(dept_name) or [self.departments.get(dept_key)]
-            )
-            if not asked_about:
-                excluded_keys += dept_keys
-                dept_name, dept_keys = "", ()
+        dept_name, dept_keys, rest = self._disputed_departments(text.strip())
+        if dept_keys:
+            text = rest
+        else:
+            dept_name, dept_key, text, asked_about = self._find_department(text.strip())
+            if dept_key:
+                dept_keys = tuple(
+                    d.key for d in self.departments.resolve(dept_name) or [self.departments.get(dept_key)]
+                )
+                if not asked_about:
+                    excluded_keys += dept_keys
+                    dept_name, dept_keys = "", ()
         tokens = self.analyzer.plain_tokens(text)
         expansions = self._expansions(text, tokens)
         # Words the everyday lexicon explained (信号塔) are not searched again for out-of-scope matters (手机信号).

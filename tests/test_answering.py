@@ -175,6 +175,23 @@ def test_a_department_named_in_a_question_asking_who_is_not_the_answer(
     assert all(known not in a.clause.department + a.clause.canonical for a in result.answers)
 
 
+@pytest.mark.parametrize(
+    ("question", "named", "answer"),
+    [
+        ("入河排污口水利局和环保局都说不归自己，到底谁管", ("水利", "生态环境"), "水利"),
+        ("工地扬尘住建局和环保局互相推，到底归谁", ("住房", "生态环境"), "住房"),
+    ],
+)
+def test_offices_that_each_deny_a_matter_are_the_ones_to_choose_from(
+    kb: KnowledgeBase, question: str, named: tuple[str, ...], answer: str
+) -> None:
+    # Asking who, but about a dispute between the offices named: the answer is one of them, not someone else.
+    result = kb.ask(question)
+    assert len(result.understood.department_keys) >= 2 and not result.understood.excluded_departments
+    assert all(any(n in a.clause.canonical for n in named) for a in result.answers)
+    assert answer in result.answers[0].clause.canonical
+
+
 def test_a_clinic_is_a_place_not_the_health_department(kb: KnowledgeBase) -> None:
     # 卫生院 is a township clinic: naming it must not leave the health department out as "already known".
     result = kb.ask("乡里卫生院的医疗废物乱扔，谁管")
