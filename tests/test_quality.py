@@ -51,7 +51,8 @@ PROBES_FLOOR = {"hit1": 0.91, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
 # through every clause in words the documents never use, and are harder than the rest; p28- officials' jargon
 # (programme names, office shorthand), p29- bare topics typed on a phone and input-method slips, p30- to p33- a
 # second department-by-department round by fresh helpers who wrote their questions before reading the first, p34-
-# to p37- a third such round, with officials asking at work among the speakers.
+# to p37- a third such round, with officials asking at work among the speakers; p38- regional speech of Inner
+# Mongolia and Xinjiang, p39- officials asking who leads and who assists.
 SCENES_FLOOR = {"hit1": 0.78, "hit3": 0.88, "colloquial": 0.78, "refused": 0.88}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
