@@ -34,7 +34,7 @@ HOLDOUT2_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.87, "refused": 0.8
 # A third blind set (session 6), written from the clause table only, without the lexicons, the other sets or the
 # bot, and told to avoid the documents' terms in colloquial questions: 195 questions over 96 departments, at most
 # 12 for the ecology bureau, and 25 near misses. It is the hardest estimate of questions nobody has tried.
-HOLDOUT3_FLOOR = {"hit1": 0.76, "hit3": 0.86, "colloquial": 0.71, "refused": 0.92}
+HOLDOUT3_FLOOR = {"hit1": 0.77, "hit3": 0.87, "colloquial": 0.73, "refused": 0.92}
 # The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
 PROBES_FLOOR = {"hit1": 0.91, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
@@ -53,7 +53,8 @@ PROBES_FLOOR = {"hit1": 0.91, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
 # second department-by-department round by fresh helpers who wrote their questions before reading the first, p34-
 # to p37- a third such round, with officials asking at work among the speakers; p38- regional speech of Inner
 # Mongolia and Xinjiang, p39- officials asking who leads and who assists, p40- to p43- personas (hotline
-# transcripts, village WeChat groups, journalists and volunteers, businesses).
+# transcripts, village WeChat groups, journalists and volunteers, businesses), p44- p45- p47- farmers and herders,
+# city residents, young people writing as online.
 SCENES_FLOOR = {"hit1": 0.78, "hit3": 0.88, "colloquial": 0.78, "refused": 0.88}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
