@@ -52,12 +52,18 @@ FIELD_WEIGHT = 0.25
 _OFFICE_WORDS = "委员会|办公室|部门|机关|支行|分局|机构|中心|公司|局|厅|委|办|院|所|站|部|队"
 _OFFICE_PREFIX = re.compile(_OFFICE_WORDS)
 _OFFICE_SUFFIX = re.compile(f"({_OFFICE_WORDS})$")
-# 「公安局在机动车污染方面管什么」: a department, optionally a topic, then a question about its duties.
+# 「公安局在机动车污染方面管什么」: a department, optionally a topic, then a question about its duties. Staff
+# asking about their own office open with 我们/咱们 (「咱们乡政府在环保上要干啥」), which is not part of its name.
 _TOPIC_CUE = "在|对|关于"
+# The level an office sits at (「县环保局」「旗里的林草局」「我市住建局」) is not part of its name: every level of an
+# office has the same duties in these lists.
+_LEVEL_WORDS = r"(?:本|我|咱)?(?:自治区|自治州|州|市|县|旗|盟|区|乡|镇|苏木)(?:里的|上的|里|上|级)?"
+_LEVEL = re.compile(_LEVEL_WORDS)
+_LEVEL_BEFORE = re.compile(f"{_LEVEL_WORDS}$")
 _SCOPED = re.compile(
-    rf"^(?P<dept>.{{2,24}}?)(?:{_TOPIC_CUE})?(?P<topic>.*?)(?:方面|领域|上)?(?:都|主要|具体|该|应该|应当|要)?"
+    rf"^(?:我们|咱们|俺们|咱)?(?P<dept>.{{2,24}}?)(?:{_TOPIC_CUE})?(?P<topic>.*?)(?:方面|领域|上)?(?:都|主要|具体|该|应该|应当|要)?"
     r"(?:管什么|管哪些|负责什么|负责哪些|有哪些职责|有什么职责|的职责是什么|职责是什么|的职责|职责|干什么|做什么|管啥|负责啥"
-    r"|干啥|做啥|管些什么|管些啥)"
+    r"|干啥|做啥|管些什么|管些啥|管到哪一步|管到哪|管哪一块|管哪块|负责哪一块|负责哪块)"
     r"[？?。！!]*$"
 )
 # A department right after these is the partner, not the one asked about: 「谁协助环保部门…」.
@@ -73,7 +79,8 @@ _PUNCT = re.compile(r"[\s\W_]+")
 _ASKING = re.compile(
     r"谁|(?:哪个|哪些|哪一个|什么|啥)(?:部门|单位|机关|机构|局)|哪家|哪里|哪儿|去哪|找哪|上哪|往哪|到哪|向哪|在哪|哪位|哪个门"
 )
-_MARKUP = re.compile(r"<[^<>]{0,200}>|[*_~`|\\]")
+# A chat mention (「@所有人 」「@张科长 」) addresses people, it is not part of the question.
+_MARKUP = re.compile(r"<[^<>]{0,200}>|[*_~`|\\]|@\S{1,32}\s")
 # 「水利局和环保局都说不归自己」: two offices each deny a matter, and the asker wants to know which of them it is.
 _DISPUTED = re.compile(r"都(?:说)?不(?:归|是|该|管|认|接)|互相推|相互推|推来推去|来回推|踢皮球|扯皮")
 # 「…应当移交给哪个部门」 asks for the department a case is handed to, not for the one handing it over.
@@ -217,7 +224,8 @@ class QueryParser:
             return "", (), text
         names: list[str] = []
         keys: list[str] = []
-        for rank in sorted(_occurring(self._offices_at, text)):
+        # Any name counts here, not only an office's (乡政府 and 环保局 can push a matter on to each other).
+        for rank in sorted(_occurring(self._names_at, text)):
             name, key = self._dept_names[rank]
             if name not in text or key in keys:
                 continue  # a shorter name inside one already taken, or another name of the same office
@@ -239,12 +247,13 @@ class QueryParser:
             # The shortest cut can split a name (县政|府在环保上, 乡镇|政府): the longest known name the question
             # opens with is taken; failing that, an office word right after the cut belongs to it (民政|局).
             head = scoped.group("dept") + scoped.group("topic")
-            known = max(
-                (n for _, n in self._names_at.get(head[:2], ()) if head.startswith(n)), key=len, default=""
-            )
+            known, skip = self._name_opening(head), 0
+            level = _LEVEL.match(head)
+            if not known and level:
+                known, skip = self._name_opening(head[level.end() :]), level.end()
             suffix = _OFFICE_PREFIX.match(topic)
-            if len(known) > len(name) + (len(suffix.group()) if suffix else 0):
-                name, topic = known, re.sub(f"^(?:{_TOPIC_CUE})", "", head[len(known) :])
+            if len(known) + skip > len(name) + (len(suffix.group()) if suffix else 0):
+                name, topic = known, re.sub(f"^(?:{_TOPIC_CUE})", "", head[skip + len(known) :])
             elif suffix:
                 name, topic = name + suffix.group(), topic[suffix.end() :]
             resolved = self.departments.resolve(name)
@@ -256,8 +265,16 @@ class QueryParser:
             before = text[max(0, start - 2) : start]
             if any(before.endswith(cue) for cue in _PARTNER_CUE):
                 continue
-            return name, key, text[:start] + " " + text[start + len(name) :], not _ASKING.search(text)
+            level = _LEVEL_BEFORE.search(text[:start])
+            opening = level.start() if level else start
+            return name, key, text[:opening] + " " + text[start + len(name) :], not _ASKING.search(text)
         return "", "", text, False
+
+    def _name_opening(self, text: str) -> str:
+        """The longest known department name the text opens with, or ""."""
+        return max(
+            (n for _, n in self._names_at.get(text[:2], ()) if text.startswith(n)), key=len, default=""
+        )
 
     def _expansions(self, text: str, tokens: list[str]) -> list[Expansion]:
         """Everyday phrases in the text, longest first; a phrase whose span is already taken is skipped.

@@ -150,6 +150,11 @@ def test_a_department_the_asker_already_knows_is_left_out(kb: KnowledgeBase) -> 
         "乡镇政府该干啥",
         # the shortest cut of 「县政府…」 is 县政, no name; the longest name the question opens with is taken
         "县政府在环保上要干啥",
+        # staff asking about their own office, at their own level: neither 咱们 nor 县 is part of the name
+        "咱们乡政府在环保上要干啥",
+        "县环保局管什么",
+        "旗里的林草局管哪些",
+        "乡政府管到哪一步",
     ],
 )
 def test_a_department_asked_about_the_whole_field_gets_its_duty_list(
@@ -157,6 +162,12 @@ def test_a_department_asked_about_the_whole_field_gets_its_duty_list(
 ) -> None:
     result = kb.ask(question)
     assert result.outcome == "duties" and result.duties is not None and result.duties.matches
+
+
+def test_a_chat_mention_is_not_part_of_the_question(kb: KnowledgeBase) -> None:
+    result = kb.ask("@所有人 秸秆禁烧谁负责")
+    assert result.understood.units == ("秸秆禁烧",)
+    assert result.answers and "农" in result.answers[0].clause.department
 
 
 @pytest.mark.parametrize(
@@ -180,6 +191,8 @@ def test_a_department_named_in_a_question_asking_who_is_not_the_answer(
     [
         ("入河排污口水利局和环保局都说不归自己，到底谁管", ("水利", "生态环境"), "水利"),
         ("工地扬尘住建局和环保局互相推，到底归谁", ("住房", "生态环境"), "住房"),
+        # a government is no office by its name's ending, yet it can push a matter on as well
+        ("企业环保措施不落实，乡政府和环保局互相推，到底归谁", ("乡镇", "生态环境"), "乡镇"),
     ],
 )
 def test_offices_that_each_deny_a_matter_are_the_ones_to_choose_from(
