@@ -61,11 +61,13 @@ _LEVEL_WORDS = r"(?:本|我|咱)?(?:自治区|自治州|州|市|县|旗|盟|区|
 _LEVEL = re.compile(_LEVEL_WORDS)
 _LEVEL_BEFORE = re.compile(f"{_LEVEL_WORDS}$")
 _SCOPED = re.compile(
-    rf"^(?:我们|咱们|俺们|咱)?(?P<dept>.{{2,24}}?)(?:{_TOPIC_CUE})?(?P<topic>.*?)(?:方面|领域|上)?(?:都|主要|具体|该|应该|应当|要)?"
+    rf"^(?:我们|咱们|俺们|咱)?(?P<dept>.{{2,24}}?)(?:{_TOPIC_CUE})?(?P<topic>.*?)(?:方面|领域|这一块|这块|上)?(?:都|主要|具体|该|应该|应当|要)?"
     r"(?:管什么|管哪些|负责什么|负责哪些|有哪些职责|有什么职责|的职责是什么|职责是什么|的职责|职责|干什么|做什么|管啥|负责啥"
-    r"|干啥|做啥|管些什么|管些啥|管到哪一步|管到哪|管哪一块|管哪块|负责哪一块|负责哪块)"
+    r"|干啥|做啥|管些什么|管些啥|管到哪一步|管到哪|管哪一块|管哪块|负责哪一块|负责哪块|是干啥的|是干什么的|是做什么的"
+    r"|查些什么|查些啥|查什么|查哪些|有哪些任务|有什么任务|任务是什么)"
     r"[？?。！!]*$"
 )
+_SEGMENT_END = re.compile(r"[，,；;：:]")
 # A department right after these is the partner, not the one asked about: 「谁协助环保部门…」.
 _PARTNER_CUE = ("配合", "协助", "会同", "联合", "向", "给", "和", "与", "帮", "帮助", "支持")
 # 「除了社会团体登记还负责什么」: the asker knows that duty already and wants the others.
@@ -241,24 +243,14 @@ class QueryParser:
         the question, else ("", "", text, False).
 
         「公安局在机动车污染方面管什么」 asks about 公安局; 「对环保局罚款不服找谁」 asks who else."""
-        scoped = _SCOPED.match(text)
-        if scoped:
-            name, topic = scoped.group("dept").strip(), scoped.group("topic")
-            # The shortest cut can split a name (县政|府在环保上, 乡镇|政府): the longest known name the question
-            # opens with is taken; failing that, an office word right after the cut belongs to it (民政|局).
-            head = scoped.group("dept") + scoped.group("topic")
-            known, skip = self._name_opening(head), 0
-            level = _LEVEL.match(head)
-            if not known and level:
-                known, skip = self._name_opening(head[level.end() :]), level.end()
-            suffix = _OFFICE_PREFIX.match(topic)
-            if len(known) + skip > len(name) + (len(suffix.group()) if suffix else 0):
-                name, topic = known, re.sub(f"^(?:{_TOPIC_CUE})", "", head[skip + len(known) :])
-            elif suffix:
-                name, topic = name + suffix.group(), topic[suffix.end() :]
-            resolved = self.departments.resolve(name)
-            if resolved:
-                return name, resolved[0].key, topic, True
+        # 「环境执法和司法怎么衔接，法院有什么职责」: the office asked about may open the last segment, and what
+        # comes before it is then the topic.
+        last = _SEGMENT_END.split(text)[-1]
+        for lead, scope in dict.fromkeys(((text[: len(text) - len(last)], last), ("", text))):
+            found = self._scoped(scope)
+            if found:
+                name, key, topic = found
+                return name, key, lead + topic, True
         for rank in sorted(_occurring(self._offices_at, text)):
             name, key = self._dept_names[rank]
             start = text.find(name)
@@ -269,6 +261,27 @@ class QueryParser:
             opening = level.start() if level else start
             return name, key, text[:opening] + " " + text[start + len(name) :], not _ASKING.search(text)
         return "", "", text, False
+
+    def _scoped(self, text: str) -> tuple[str, str, str] | None:
+        """(name as typed, key, topic) when the text asks what a known department does, else None."""
+        scoped = _SCOPED.match(text)
+        if not scoped:
+            return None
+        name, topic = scoped.group("dept").strip(), scoped.group("topic")
+        # The shortest cut can split a name (县政|府在环保上, 乡镇|政府): the longest known name the question
+        # opens with is taken; failing that, an office word right after the cut belongs to it (民政|局).
+        head = scoped.group("dept") + scoped.group("topic")
+        known, skip = self._name_opening(head), 0
+        level = _LEVEL.match(head)
+        if not known and level:
+            known, skip = self._name_opening(head[level.end() :]), level.end()
+        suffix = _OFFICE_PREFIX.match(topic)
+        if len(known) + skip > len(name) + (len(suffix.group()) if suffix else 0):
+            name, topic = known, re.sub(f"^(?:{_TOPIC_CUE})", "", head[skip + len(known) :])
+        elif suffix:
+            name, topic = name + suffix.group(), topic[suffix.end() :]
+        resolved = self.departments.resolve(name)
+        return (name, resolved[0].key, topic) if resolved else None
 
     def _name_opening(self, text: str) -> str:
         """The longest known department name the text opens with, or ""."""

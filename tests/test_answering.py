@@ -155,6 +155,9 @@ def test_a_department_the_asker_already_knows_is_left_out(kb: KnowledgeBase) -> 
         "县环保局管什么",
         "旗里的林草局管哪些",
         "乡政府管到哪一步",
+        "审计局查些什么",
+        "人大环资委是干啥的",
+        "组织部在环保这块管什么",
     ],
 )
 def test_a_department_asked_about_the_whole_field_gets_its_duty_list(
@@ -162,6 +165,14 @@ def test_a_department_asked_about_the_whole_field_gets_its_duty_list(
 ) -> None:
     result = kb.ask(question)
     assert result.outcome == "duties" and result.duties is not None and result.duties.matches
+
+
+def test_the_office_asked_about_may_open_the_last_segment(kb: KnowledgeBase) -> None:
+    # What comes before the comma is the topic, not a department named 环境.
+    result = kb.ask("环境执法和司法怎么衔接，法院有什么职责")
+    assert "法院" in result.understood.department
+    assert result.answers and "衔接" in result.answers[0].clause.text
+    assert all("法院" in a.clause.canonical for a in result.answers)
 
 
 def test_a_chat_mention_is_not_part_of_the_question(kb: KnowledgeBase) -> None:
