@@ -56,7 +56,8 @@ PROBES_FLOOR = {"hit1": 0.91, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
 # transcripts, village WeChat groups, journalists and volunteers, businesses), p44- p45- p47- farmers and herders,
 # city residents, young people writing as online; p48- (session 8) daily-life matters beside an environmental duty
 # (fees, refunds, doctors, parcels, wages: 100 near misses, of which 29 are still answered, hence the lower refusal
-# floor), p49- the duties of governments, party committees, courts, audit and the congress.
+# floor), p49- the duties of governments, party committees, courts, audit and the congress, p50- the paragraphs of
+# the national opinion and the governance plan, p51- the departments rarely thought of as environmental.
 SCENES_FLOOR = {"hit1": 0.78, "hit3": 0.88, "colloquial": 0.78, "refused": 0.87}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
