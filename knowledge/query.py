@@ -226,21 +226,26 @@ class QueryParser:
             return "", (), text
         names: list[str] = []
         keys: list[str] = []
+        rest = text
         # Any name counts here, not only an office's (乡政府 and 环保局 can push a matter on to each other).
         for rank in sorted(_occurring(self._names_at, text)):
             name, key = self._dept_names[rank]
-            if name not in text or key in keys:
+            if name not in rest or key in keys:
                 continue  # a shorter name inside one already taken, or another name of the same office
             names.append(name)
-            keys.extend(d.key for d in self.departments.resolve(name) or [self.departments.get(key)])
-            text = text.replace(name, " ")
+            keys.extend(self._keys(name, key))
+            rest = rest.replace(name, " ")
         if len(names) < 2:
-            return "", (), ""
-        return "、".join(names), tuple(dict.fromkeys(keys)), text
+            return "", (), text
+        return "、".join(names), tuple(dict.fromkeys(keys)), rest
 
-    def _find_department(self, text: str) -> tuple[str, str, str, bool]:
-        """(name as typed, key, text without it, whether it is the one asked about) for an explicit department in
-        the question, else ("", "", text, False).
+    def _keys(self, name: str, key: str) -> tuple[str, ...]:
+        """The departments a name found in a question stands for, with its reform relatives (else just its own)."""
+        return tuple(d.key for d in self.departments.resolve(name) or [self.departments.get(key)])
+
+    def _find_department(self, text: str) -> tuple[str, tuple[str, ...], str, bool]:
+        """(name as typed, its departments, text without it, whether it is the one asked about) for an explicit
+        department in the question, else ("", (), text, False).
 
         「公安局在机动车污染方面管什么」 asks about 公安局; 「对环保局罚款不服找谁」 asks who else."""
         # 「环境执法和司法怎么衔接，法院有什么职责」: the office asked about may open the last segment, and what
@@ -249,8 +254,8 @@ class QueryParser:
         for lead, scope in dict.fromkeys(((text[: len(text) - len(last)], last), ("", text))):
             found = self._scoped(scope)
             if found:
-                name, key, topic = found
-                return name, key, lead + topic, True
+                name, keys, topic = found
+                return name, keys, lead + topic, True
         for rank in sorted(_occurring(self._offices_at, text)):
             name, key = self._dept_names[rank]
             start = text.find(name)
@@ -259,11 +264,12 @@ class QueryParser:
                 continue
             level = _LEVEL_BEFORE.search(text[:start])
             opening = level.start() if level else start
-            return name, key, text[:opening] + " " + text[start + len(name) :], not _ASKING.search(text)
-        return "", "", text, False
+            rest = text[:opening] + " " + text[start + len(name) :]
+            return name, self._keys(name, key), rest, not _ASKING.search(text)
+        return "", (), text, False
 
-    def _scoped(self, text: str) -> tuple[str, str, str] | None:
-        """(name as typed, key, topic) when the text asks what a known department does, else None."""
+    def _scoped(self, text: str) -> tuple[str, tuple[str, ...], str] | None:
+        """(name as typed, its departments, topic) when the text asks what a known department does, else None."""
         scoped = _SCOPED.match(text)
         if not scoped:
             return None
@@ -281,7 +287,7 @@ class QueryParser:
         elif suffix:
             name, topic = name + suffix.group(), topic[suffix.end() :]
         resolved = self.departments.resolve(name)
-        return (name, resolved[0].key, topic) if resolved else None
+        return (name, tuple(d.key for d in resolved), topic) if resolved else None
 
     def _name_opening(self, text: str) -> str:
         """The longest known department name the text opens with, or ""."""
@@ -359,14 +365,10 @@ class QueryParser:
         if dept_keys:
             text = rest
         else:
-            dept_name, dept_key, text, asked_about = self._find_department(text.strip())
-            if dept_key:
-                dept_keys = tuple(
-                    d.key for d in self.departments.resolve(dept_name) or [self.departments.get(dept_key)]
-                )
-                if not asked_about:
-                    excluded_keys += dept_keys
-                    dept_name, dept_keys = "", ()
+            dept_name, dept_keys, text, asked_about = self._find_department(text.strip())
+            if dept_keys and not asked_about:
+                excluded_keys += dept_keys
+                dept_name, dept_keys = "", ()
         tokens = self.analyzer.plain_tokens(text)
         expansions = self._expansions(text, tokens)
         # Words the everyday lexicon explained (信号塔) are not searched again for out-of-scope matters (手机信号).
