@@ -56,7 +56,8 @@ _OFFICE_SUFFIX = re.compile(f"({_OFFICE_WORDS})$")
 # asking about their own office open with 我们/咱们 (「咱们乡政府在环保上要干啥」), which is not part of its name.
 _TOPIC_CUE = "在|对|关于"
 # The level an office sits at (「县环保局」「旗里的林草局」「我市住建局」) is not part of its name: every level of an
-# office has the same duties in these lists.
+# office has the same duties in these lists. Not departments.stem's prefixes: those are the written names' (州,
+# 本级, 同级), and 乡/镇 there would make 乡政府 any government.
 _LEVEL_WORDS = r"(?:本|我|咱)?(?:自治区|自治州|州|市|县|旗|盟|区|乡|镇|苏木)(?:里的|上的|里|上|级)?"
 _LEVEL = re.compile(_LEVEL_WORDS)
 _LEVEL_BEFORE = re.compile(f"{_LEVEL_WORDS}$")
