@@ -192,6 +192,9 @@ class QueryParser:
         if not found:
             return None, text
         alias, region = self._region_names[min(found)]
+        # 「全国碳市场建设谁负责」 asks about a term of the lists (全国碳市场, 全国低碳日), not about national lists.
+        if any(alias in token and alias != token for token in self.analyzer.plain_tokens(text)):
+            return None, text
         return region, text.replace(alias, " ")
 
     def region_named(self, text: str) -> str:

@@ -61,6 +61,18 @@ def test_a_named_region_scopes_the_documents(kb: KnowledgeBase, question: str, d
     assert {a.clause.document.id for a in result.answers} <= documents
 
 
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [("全国碳市场建设哪个部门负责", "全国碳市场"), ("全国低碳日活动谁来组织", "全国低碳日")],
+)
+def test_a_region_inside_a_term_of_the_lists_is_not_a_filter(
+    kb: KnowledgeBase, question: str, term: str
+) -> None:
+    result = kb.ask(question)
+    assert not result.understood.region
+    assert term in result.answers[0].clause.text
+
+
 def test_a_chat_region_ranks_its_documents_first_without_hiding_others(kb: KnowledgeBase) -> None:
     plain = kb.ask("扬尘")
     preferred = kb.ask("扬尘", prefer_region="昌吉回族自治州")
