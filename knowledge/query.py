@@ -69,6 +69,7 @@ _SCOPED = re.compile(
     r"[？?。！!]*$"
 )
 _SEGMENT_END = re.compile(r"[，,；;：:]")
+_SEGMENT_OPENING = re.compile(r"(?:^|[，,；;：:。！!？?\s])(?:我们|咱们|俺们|咱)?$")
 # A department right after these is the partner, not the one asked about: 「谁协助环保部门…」.
 _PARTNER_CUE = ("配合", "协助", "会同", "联合", "向", "给", "和", "与", "帮", "帮助", "支持")
 # 「除了社会团体登记还负责什么」: the asker knows that duty already and wants the others.
@@ -260,9 +261,13 @@ class QueryParser:
             if found:
                 name, keys, topic = found
                 return name, keys, lead + topic, True
-        for rank in sorted(_occurring(self._offices_at, text)):
-            name, key = self._dept_names[rank]
-            start = text.find(name)
+        # 「环保部门申请法院强制执行，法院接不接」: an office opening a segment is what the segment is about, the
+        # last such first; the others keep the lexicon's order.
+        named = [self._dept_names[rank] for rank in sorted(_occurring(self._offices_at, text))]
+        named.sort(key=lambda n: self._opening_segment(text, n[0]), reverse=True)
+        for name, key in named:
+            segment = self._opening_segment(text, name)
+            start = segment if segment >= 0 else text.find(name)
             before = text[max(0, start - 2) : start]
             if any(before.endswith(cue) for cue in _PARTNER_CUE):
                 continue
@@ -271,6 +276,15 @@ class QueryParser:
             rest = text[:opening] + " " + text[start + len(name) :]
             return name, self._keys(name, key), rest, not _ASKING.search(text)
         return "", (), text, False
+
+    @staticmethod
+    def _opening_segment(text: str, name: str) -> int:
+        """Where the name opens a segment of the text (after its level or 我们), the last such place, or -1."""
+        for start in sorted((m.start() for m in re.finditer(re.escape(name), text)), reverse=True):
+            level = _LEVEL_BEFORE.search(text[:start])
+            if _SEGMENT_OPENING.search(text[: level.start() if level else start]):
+                return start
+        return -1
 
     def _scoped(self, text: str) -> tuple[str, tuple[str, ...], str] | None:
         """(name as typed, its departments, topic) when the text asks what a known department does, else None."""

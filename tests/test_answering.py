@@ -187,6 +187,20 @@ def test_the_office_asked_about_may_open_the_last_segment(kb: KnowledgeBase) -> 
     assert all("法院" in a.clause.canonical for a in result.answers)
 
 
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("环保部门申请法院强制执行罚款，法院接不接", "法院"),
+        ("州环保局能不能管下级县委县政府的环保工作", "环保局"),
+    ],
+)
+def test_the_office_opening_a_segment_is_the_one_asked_about(
+    kb: KnowledgeBase, question: str, asked: str
+) -> None:
+    # The offices named inside the segment are what the opening one is asked about.
+    assert kb.ask(question).understood.department == asked
+
+
 def test_a_chat_mention_is_not_part_of_the_question(kb: KnowledgeBase) -> None:
     result = kb.ask("@所有人 秸秆禁烧谁负责")
     assert result.understood.units == ("秸秆禁烧",)
