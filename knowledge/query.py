@@ -78,6 +78,11 @@ _WHOLE_FIELD = frozenset(
     {"环保", "环境", "生态", "环境保护", "生态环境", "生态环境保护", "生态环保", "环保工作"}
 )
 _PUNCT = re.compile(r"[\s\W_]+")
+# Particles and counts that speech puts inside a set phrase; the everyday phrases are also matched without them.
+_FILLERS = frozenset(
+    {"了", "着", "过", "都", "也", "还", "又", "就", "再", "给"}
+    | {"个", "些", "一些", "几个", "好几个", "好些", "一个", "一下", "一点"}
+)
 # A department named in a question that asks who (谁 / 哪个部门 …) is the one the asker already knows; 「哪些」
 # alone asks which of its duties (「住建局负责哪些扬尘工作」).
 _ASKING = re.compile(
@@ -320,8 +325,8 @@ class QueryParser:
         inside a word (拐卖, 逮捕, 邮寄) it means something else."""
         found: list[Expansion] = []
         taken = [False] * len(text)
-        offsets = itertools.accumulate((len(t) for t in tokens), initial=0)
-        alone = {start for start, token in zip(offsets, tokens, strict=False) if len(token) == 1}
+        starts = list(itertools.accumulate((len(t) for t in tokens), initial=0))
+        alone = {start for start, token in zip(starts, tokens, strict=False) if len(token) == 1}
         for rank in sorted(_occurring(self._phrases_at, text)):
             phrase, written = self.everyday[rank]
             start = text.find(phrase)
@@ -336,6 +341,27 @@ class QueryParser:
                         taken[i] = True
                     break
                 start = text.find(phrase, end)
+        # Speech puts particles and counts inside set phrases (留下好几个大坑, 烧了秸秆, 坑都没人填): the phrases
+        # are also looked for in the question without them, each over the span of the question it covers. Such a
+        # find is weaker: it may not share a character with a phrase found as typed.
+        compact = ""
+        origin: list[int] = []  # where in the text each character of `compact` stands
+        for start, token in zip(starts, tokens, strict=False):
+            if token not in _FILLERS:
+                compact += token
+                origin.extend(range(start, start + len(token)))
+        if len(compact) == len(text) or starts[-1] != len(text):
+            return found
+        for rank in sorted(_occurring(self._phrases_at, compact)):
+            phrase, written = self.everyday[rank]
+            if len(phrase) < 3 or phrase in text:
+                continue
+            at = compact.find(phrase)
+            start, end = origin[at], origin[at + len(phrase) - 1] + 1
+            if not any(taken[start:end]):
+                found.append(Expansion(phrase, tuple(dict.fromkeys(written))))
+                for i in range(start, end):
+                    taken[i] = True
         return found
 
     def units(self, text: str, tokens: list[str] | None = None) -> list[str]:

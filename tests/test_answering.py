@@ -123,6 +123,15 @@ def test_a_one_character_verb_counts_only_standing_alone(kb: KnowledgeBase) -> N
         assert result.outcome == "refused"
 
 
+def test_everyday_phrases_are_found_with_particles_and_counts_inside(kb: KnowledgeBase) -> None:
+    assert "烧秸秆" in dict(kb.ask("地里有人烧了秸秆").understood.expansions)
+    assert "留下大坑" in dict(kb.ask("挖矿的留下好几个大坑").understood.expansions)
+    # 的 makes a relative clause: the stones dug (挖的石头) are not digging stones (挖石头).
+    assert "挖石头" not in dict(kb.ask("矿上挖的石头带射线").understood.expansions)
+    # A phrase found only across a gap may not share words with one found as typed: 乱扔 is 游客乱扔's.
+    assert "乱扔垃圾" not in dict(kb.ask("游客乱扔的垃圾没人管").understood.expansions)
+
+
 @pytest.mark.parametrize("question", ["", "   ", "谁管？", "哪个部门负责", "😀😀", "<b>?</b>"])
 def test_a_question_without_a_topic_asks_for_one(kb: KnowledgeBase, question: str) -> None:
     result = kb.ask(question)
