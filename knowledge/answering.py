@@ -43,6 +43,8 @@ ASSIST_PRIOR = 0.9
 COVERAGE_EXPONENT = (
     1.0  # clauses that hold more of the question's distinct topics rank higher (Lucene's coord)
 )
+# Words ending so name a place or party (饭馆, 医院, 加油站, 保险公司, 快递员).
+_PARTY = re.compile(r"(?:店|馆|院|站|公司|员)$")
 # 「没有执法职能的可转至生态环境部门依法执行」: the departments after such a verb, up to the next punctuation, receive
 # the matter.
 _HANDED_TO = re.compile(r"(?:转至|转交|移交|移送|交由|送交)(?:给|至|到)?(?P<to>[^，。；：]*)")
@@ -308,17 +310,18 @@ class Answerer:
     def _out_of_scope(self, understood: Understanding, top: Answer) -> bool:
         """Whether the lists do not cover the question, judged on the best clause found.
 
-        Strong evidence that they do: an everyday-word entry led to the clause, two distinct topic words of the
+        Strong evidence that they do: an everyday word for the matter led to the clause, two distinct topic words of the
         question are in it, or every topic word is one the lists use. A question about a known non-environmental
         matter (out_of_scope.txt) is refused unless an equal weight of everyday environmental words (of two
         characters or more) led to the clause; without strong evidence, one whose topic is mostly words the
         lists never use is refused too.
         """
-        # A one-character everyday word (卖, 买, 钱) is too slight to vouch for a matter otherwise not covered.
+        # A one-character everyday word (卖, 买, 钱) is too slight to vouch for a matter otherwise not covered, and
+        # one naming a place or party (饭馆, 卫生院, 加油站, 保险公司, 快递员) says where or who, not what the matter is.
         telling = [
             (spoken, words)
             for (spoken, _), words in zip(understood.expansions, understood.expansion_words, strict=True)
-            if len(spoken) > 1
+            if len(spoken) > 1 and not _PARTY.search(spoken)
         ]
         expanded = {word for _, words in telling for word in words}
         original = {w for words in understood.unit_words for w in words}

@@ -111,6 +111,14 @@ def test_one_character_everyday_words_do_not_vouch_for_an_uncovered_matter(kb: K
     assert result.understood.out_of_scope and result.outcome == "refused"
 
 
+def test_an_everyday_word_naming_a_place_does_not_vouch_for_the_matter(kb: KnowledgeBase) -> None:
+    # 卫生院 leads to the clinics' duties (医疗卫生机构), but queuing to register is no environmental matter.
+    queue = kb.ask("卫生院挂号排队太久")
+    assert "卫生院" in dict(queue.understood.expansions) and queue.outcome == "refused"
+    # The matter in everyday words still vouches: a restaurant's fumes are the lists' 餐饮业服务油烟.
+    assert kb.ask("饭馆的油烟太呛人").outcome == "answered"
+
+
 def test_a_one_character_verb_counts_only_standing_alone(kb: KnowledgeBase) -> None:
     selling = kb.ask("菜市场有人卖野鸡")
     assert dict(selling.understood.expansions)["卖"] == ("出售", "销售")
