@@ -169,7 +169,17 @@ class DepartmentLexicon:
         name = name.strip()
         keys: list[str] = []
         if name in self._by_exact_name:
-            keys.append(self._by_exact_name[name])
+            key = self._by_exact_name[name]
+            # A collective subject (党委和政府) is meant only by a name people give it, never by a stem; the name
+            # (县委县政府) also means each office named within it (县委, 县政府).
+            if self.get(key).generic and name in self.entries[key].aliases:
+                within = [
+                    k
+                    for n, k in self._by_exact_name.items()
+                    if len(n) >= 2 and n in name and not self.get(k).generic
+                ]
+                return self.with_reform_relatives(list(dict.fromkeys([key, *within])))
+            keys.append(key)
         else:
             keys.extend(sorted(self._by_stem.get(stem(name), set())))
         if not keys:

@@ -162,8 +162,10 @@ class QueryParser:
             (
                 (normalize(name), e.department.key)
                 for e in departments.entries.values()
-                if not e.department.generic
-                for name in (*e.written, *e.aliases, e.department.canonical)
+                # A collective subject is asked about only by the names people give it (党委政府, 县委县政府).
+                for name in (
+                    e.aliases if e.department.generic else (*e.written, *e.aliases, e.department.canonical)
+                )
                 if len(name) >= 2
             ),
             key=lambda p: -len(p[0]),
@@ -177,7 +179,8 @@ class QueryParser:
         self._regions_at = _by_prefix(alias for alias, _ in self._region_names)
         self._names_at = _by_prefix(name for name, _ in self._dept_names)
         self._offices_at = _by_prefix(
-            name if _OFFICE_SUFFIX.search(name) else "" for name, _ in self._dept_names
+            name if _OFFICE_SUFFIX.search(name) or departments.get(key).generic else ""
+            for name, key in self._dept_names
         )
 
     def region_family(self, name: str) -> set[str]:

@@ -58,6 +58,19 @@ def test_market_regulation_gathers_the_three_merged_bureaus(kb: KnowledgeBase) -
     assert {"工商行政管理部门", "质量技术监督部门", "食品药品监督管理部门", "州市场监督管理局"} <= departments
 
 
+def test_a_party_committee_and_its_government_named_together_are_both_and_their_joint_duties(
+    kb: KnowledgeBase,
+) -> None:
+    blocks = {(m.document.id, m.department) for m in kb.duties("县委县政府").matches}
+    assert {("im2015", "各级党委"), ("im2015", "旗县级以上政府")} <= blocks
+    assert ("changji2021", "各县市（园区）党委（党工委）、人民政府（管委会）") in blocks
+    # A collective subject is no one's duty list by a stem: 有关部门 names no department.
+    assert kb.duties("有关部门").matches == ()
+    asked = kb.ask("县委县政府对环保到底负什么责")
+    assert asked.understood.department == "县委县政府"
+    assert {"party_committees", "government", "party_government"} <= set(asked.understood.department_keys)
+
+
 def test_unknown_names_get_suggestions_not_silence(kb: KnowledgeBase) -> None:
     result = kb.duties("环宝局")
     assert result.matches == ()
