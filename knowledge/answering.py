@@ -43,7 +43,7 @@ ASSIST_PRIOR = 0.9
 COVERAGE_EXPONENT = (
     1.0  # clauses that hold more of the question's distinct topics rank higher (Lucene's coord)
 )
-# Words ending so name a place or party (饭馆, 医院, 加油站, 保险公司, 快递员).
+# Everyday words ending so name a place or party (饭馆, 医院, 加油站, 保险公司, 快递员), not a matter.
 _PARTY = re.compile(r"(?:店|馆|院|站|公司|员)$")
 # 「没有执法职能的可转至生态环境部门依法执行」: the departments after such a verb, up to the next punctuation, receive
 # the matter.
@@ -310,11 +310,11 @@ class Answerer:
     def _out_of_scope(self, understood: Understanding, top: Answer) -> bool:
         """Whether the lists do not cover the question, judged on the best clause found.
 
-        Strong evidence that they do: an everyday word for the matter led to the clause, two distinct topic words of the
-        question are in it, or every topic word is one the lists use. A question about a known non-environmental
-        matter (out_of_scope.txt) is refused unless an equal weight of everyday environmental words (of two
-        characters or more) led to the clause; without strong evidence, one whose topic is mostly words the
-        lists never use is refused too.
+        Strong evidence that they do: an everyday word for the matter (not for a place or party) led to the
+        clause, two distinct topic words of the question are in it, or every topic word is one the lists use. A
+        question about a known non-environmental matter (out_of_scope.txt) is refused unless an equal weight of
+        everyday environmental words (of two characters or more) led to the clause; without strong evidence, one
+        whose topic is mostly words the lists never use is refused too.
         """
         # A one-character everyday word (卖, 买, 钱) is too slight to vouch for a matter otherwise not covered, and
         # one naming a place or party (饭馆, 卫生院, 加油站, 保险公司, 快递员) says where or who, not what the matter is.
