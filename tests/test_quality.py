@@ -24,13 +24,13 @@ PROBES = ROOT / "tests" / "eval" / "probes.jsonl"
 SCENES = ROOT / "tests" / "eval" / "scenes.jsonl"
 HOTLINE = ROOT / "tests" / "eval" / "hotline.jsonl"
 
-OWN_FLOOR = {"hit1": 0.96, "hit3": 0.97, "colloquial": 0.88, "refused": 0.96, "confident_wrong": 0.035}
+OWN_FLOOR = {"hit1": 0.97, "hit3": 0.98, "colloquial": 0.91, "refused": 0.96, "confident_wrong": 0.025}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
 HOLDOUT_FLOOR = {"hit1": 0.89, "colloquial": 0.87, "refused": 0.9}
 # A second blind set (session 5), written from the documents and the clause table only, without the lexicons, the
 # other sets or the bot: 190 questions over every department with an environmental duty, and 30 near misses.
-HOLDOUT2_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.87, "refused": 0.86}
+HOLDOUT2_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.87, "refused": 0.93}
 # A third blind set (session 6), written from the clause table only, without the lexicons, the other sets or the
 # bot, and told to avoid the documents' terms in colloquial questions: 195 questions over 96 departments, at most
 # 12 for the ecology bureau, and 25 near misses. It is the hardest estimate of questions nobody has tried.
@@ -58,10 +58,10 @@ PROBES_FLOOR = {"hit1": 0.91, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
 # (fees, refunds, doctors, parcels, wages: 100 near misses, of which 29 are still answered, hence the lower refusal
 # floor), p49- the duties of governments, party committees, courts, audit and the congress, p50- the paragraphs of
 # the national opinion and the governance plan, p51- the departments rarely thought of as environmental.
-SCENES_FLOOR = {"hit1": 0.78, "hit3": 0.88, "colloquial": 0.78, "refused": 0.87}
+SCENES_FLOOR = {"hit1": 0.79, "hit3": 0.89, "colloquial": 0.79, "refused": 0.885}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
-HOTLINE_FLOOR = {"hit1": 0.82, "refused": 0.63}
+HOTLINE_FLOOR = {"hit1": 0.82, "refused": 0.67}
 
 
 def _assert_floor(figures: Figures, floor: dict[str, float]) -> None:
