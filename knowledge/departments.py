@@ -170,15 +170,9 @@ class DepartmentLexicon:
         keys: list[str] = []
         if name in self._by_exact_name:
             key = self._by_exact_name[name]
-            # A collective subject (党委和政府) is meant only by a name people give it, never by a stem; the name
-            # (县委县政府) also means each office named within it (县委, 县政府).
+            # A collective subject (党委和政府) is meant only by a name people give it, never by a stem.
             if self.get(key).generic and name in self.entries[key].aliases:
-                within = [
-                    k
-                    for n, k in self._by_exact_name.items()
-                    if len(n) >= 2 and n in name and not self.get(k).generic
-                ]
-                return self.with_reform_relatives(list(dict.fromkeys([key, *within])))
+                return self.collective(key)
             keys.append(key)
         else:
             keys.extend(sorted(self._by_stem.get(stem(name), set())))
@@ -188,6 +182,17 @@ class DepartmentLexicon:
                 longest = max(contained, key=len)
                 keys.append(self._by_exact_name[longest])
         return self.with_reform_relatives([k for k in keys if not self.get(k).generic])
+
+    def collective(self, key: str) -> list[Department]:
+        """A collective subject and each office its everyday names name (党委政府, 县委县政府: 党委 and 政府), the same
+        whichever name was typed, so that a duty list paged by key is the list the name gave."""
+        names = self.entries[key].aliases
+        within = [
+            k
+            for n, k in self._by_exact_name.items()
+            if len(n) >= 2 and not self.get(k).generic and any(n in name for name in names)
+        ]
+        return self.with_reform_relatives(list(dict.fromkeys([key, *within])))
 
     def with_reform_relatives(self, keys: list[str]) -> list[Department]:
         """The departments and, through the 2018 reform, their successors and predecessors, in that order."""

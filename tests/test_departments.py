@@ -61,8 +61,11 @@ def test_market_regulation_gathers_the_three_merged_bureaus(kb: KnowledgeBase) -
 def test_a_party_committee_and_its_government_named_together_are_both_and_their_joint_duties(
     kb: KnowledgeBase,
 ) -> None:
-    blocks = {(m.document.id, m.department) for m in kb.duties("县委县政府").matches}
+    named = kb.duties("县委县政府")
+    blocks = {(m.document.id, m.department) for m in named.matches}
     assert {("im2015", "各级党委"), ("im2015", "旗县级以上政府")} <= blocks
+    # The pages after the first are read by key: the same list.
+    assert kb.duties_for_key(named.resolved[0].key).matches == named.matches
     assert ("changji2021", "各县市（园区）党委（党工委）、人民政府（管委会）") in blocks
     # A collective subject is no one's duty list by a stem: 有关部门 names no department.
     assert kb.duties("有关部门").matches == ()
