@@ -321,8 +321,9 @@ class QueryParser:
             (n for _, n in self._names_at.get(text[:2], ()) if text.startswith(n)), key=len, default=""
         )
 
-    def _expansions(self, text: str, tokens: list[str]) -> list[Expansion]:
-        """Everyday phrases in the text, longest first; a phrase whose span is already taken is skipped.
+    def _expansions(self, text: str, tokens: list[str]) -> tuple[list[Expansion], str]:
+        """Everyday phrases in the text, longest first, and the text with their spans blanked; a phrase whose span
+        is already taken is skipped.
 
         A one-character phrase (卖, 逮, 寄) counts only where the question's words leave it standing alone:
         inside a word (拐卖, 逮捕, 邮寄) it means something else."""
@@ -354,7 +355,7 @@ class QueryParser:
                 compact += token
                 origin.extend(range(start, start + len(token)))
         if len(compact) == len(text) or starts[-1] != len(text):
-            return found
+            return found, _blanked(text, taken)
         for rank in sorted(_occurring(self._phrases_at, compact)):
             phrase, written = self.everyday[rank]
             if len(phrase) < 3 or phrase in text:
@@ -365,7 +366,7 @@ class QueryParser:
                 found.append(Expansion(phrase, tuple(dict.fromkeys(written))))
                 for i in range(start, end):
                     taken[i] = True
-        return found
+        return found, _blanked(text, taken)
 
     def units(self, text: str, tokens: list[str] | None = None) -> list[str]:
         """Topic units: non-stopword words, with runs of single characters merged (低 保 → 低保)."""
@@ -417,11 +418,8 @@ class QueryParser:
                 excluded_keys += dept_keys
                 dept_name, dept_keys = "", ()
         tokens = self.analyzer.plain_tokens(text)
-        expansions = self._expansions(text, tokens)
         # Words the everyday lexicon explained (信号塔) are not searched again for out-of-scope matters (手机信号).
-        unexplained = text
-        for expansion in expansions:
-            unexplained = unexplained.replace(expansion.spoken, " ")
+        expansions, unexplained = self._expansions(text, tokens)
         out_of_scope = tuple(t for t in self.out_of_scope if t in unexplained)
         units = self.units(text, tokens)
         if dept_keys and all(u in _WHOLE_FIELD for u in units):
@@ -477,6 +475,11 @@ class QueryParser:
         if words is None:
             words = self._written_words[written] = tuple(self.analyzer.words(written))
         return words
+
+
+def _blanked(text: str, taken: list[bool]) -> str:
+    """The text with the taken characters replaced by spaces."""
+    return "".join(" " if t else ch for ch, t in zip(text, taken, strict=True))
 
 
 def _abbreviates(short: str, full: str) -> bool:

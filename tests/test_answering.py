@@ -129,6 +129,10 @@ def test_a_one_character_verb_counts_only_standing_alone(kb: KnowledgeBase) -> N
         result = kb.ask(question)
         assert "卖" not in dict(result.understood.expansions)
         assert result.outcome == "refused"
+    # Standing alone elsewhere in the question, it does not hide the word it is part of.
+    trafficking = kb.ask("有人在街上卖小孩，怀疑是拐卖的")
+    assert "卖" in dict(trafficking.understood.expansions) and "拐卖" in trafficking.understood.out_of_scope
+    assert trafficking.outcome == "refused"
 
 
 def test_everyday_phrases_are_found_with_particles_and_counts_inside(kb: KnowledgeBase) -> None:
