@@ -20,6 +20,7 @@ DEV = SHARED / "eval" / "dev.jsonl"
 HOLDOUT = ROOT / "tests" / "eval" / "holdout.jsonl"
 HOLDOUT2 = ROOT / "tests" / "eval" / "holdout2.jsonl"
 HOLDOUT3 = ROOT / "tests" / "eval" / "holdout3.jsonl"
+HOLDOUT4 = ROOT / "tests" / "eval" / "holdout4.jsonl"
 PROBES = ROOT / "tests" / "eval" / "probes.jsonl"
 SCENES = ROOT / "tests" / "eval" / "scenes.jsonl"
 HOTLINE = ROOT / "tests" / "eval" / "hotline.jsonl"
@@ -35,6 +36,9 @@ HOLDOUT2_FLOOR = {"hit1": 0.89, "hit3": 0.95, "colloquial": 0.87, "refused": 0.9
 # bot, and told to avoid the documents' terms in colloquial questions: 195 questions over 96 departments, at most
 # 12 for the ecology bureau, and 25 near misses. It is the hardest estimate of questions nobody has tried.
 HOLDOUT3_FLOOR = {"hit1": 0.77, "hit3": 0.87, "colloquial": 0.73, "refused": 0.92}
+# A fourth blind set (session 10), written the same way from the documents and the duty lists the CLI prints: 100
+# questions, 70 of them colloquial, over 88 departments of all four documents, and 30 near misses; measured once.
+HOLDOUT4_FLOOR = {"hit1": 0.76, "hit3": 0.88, "colloquial": 0.68, "refused": 0.8}
 # The probe set asks about every clause of 000 and 003 in everyday words; it was written from the documents,
 # without the other sets, and the fourth lexicon pass was checked against it (so it is not blind).
 PROBES_FLOOR = {"hit1": 0.91, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
@@ -110,11 +114,12 @@ def test_own_set_meets_the_floor(own: Figures) -> None:
         (HOLDOUT, HOLDOUT_FLOOR, 90, 70),
         (HOLDOUT2, HOLDOUT2_FLOOR, 180, 130),
         (HOLDOUT3, HOLDOUT3_FLOOR, 190, 150),
+        (HOLDOUT4, HOLDOUT4_FLOOR, 100, 70),
         (PROBES, PROBES_FLOOR, 450, 200),
         (SCENES, SCENES_FLOOR, 1400, 1400),
         (HOTLINE, HOTLINE_FLOOR, 90, 0),
     ],
-    ids=["held-out", "held-out-2", "held-out-3", "probes", "scenes", "hotline"],
+    ids=["held-out", "held-out-2", "held-out-3", "held-out-4", "probes", "scenes", "hotline"],
 )
 def test_other_sets_meet_their_floor(
     kb: KnowledgeBase, path: Path, floor: dict[str, float], who: int, colloquial: int
