@@ -40,6 +40,11 @@ GENERIC_PRIOR = 0.8
 CONFIDENT_SCORE = 0.8
 PREFERRED_REGION_BOOST = 1.3
 ASSIST_PRIOR = 0.9
+# A duty stated for the epidemic (「指导做好疫情期间城镇生活污水处理工作」) answers questions about that time; asked
+# about a smelly sewage works today, the standing duty comes first.
+_SPECIAL_PERIOD = "疫情"
+_PERIOD_ASKED = re.compile("疫情|新冠|防疫|肺炎|核酸|隔离|传染")
+SPECIAL_PERIOD_PRIOR = 0.85
 COVERAGE_EXPONENT = (
     1.0  # clauses that hold more of the question's distinct topics rank higher (Lucene's coord)
 )
@@ -202,6 +207,10 @@ class Answerer:
         ranked = masked[top].astype(np.float64)
         if COVERAGE_EXPONENT:
             ranked *= (0.5 + 0.5 * self._coverage(candidates, understood)) ** COVERAGE_EXPONENT
+        if not _PERIOD_ASKED.search(understood.normalized):
+            for i, (text, _) in enumerate(candidates):
+                if _SPECIAL_PERIOD in text:
+                    ranked[i] *= SPECIAL_PERIOD_PRIOR
         order = np.argsort(-ranked, kind="stable").tolist()
         groups: dict[tuple[str, str], list[int]] = {}
         for i in order:

@@ -339,6 +339,13 @@ def test_words_naming_the_whole_field_weigh_less_than_the_matter(kb: KnowledgeBa
     assert terms["环保"] == FIELD_WEIGHT < terms["用电"] == 1.0
 
 
+def test_a_duty_for_the_epidemic_answers_only_questions_about_that_time(kb: KnowledgeBase) -> None:
+    today = kb.ask("城镇污水处理厂归谁管").answers[0]
+    assert today.clause.department == "州住建局" and "疫情" not in today.clause.text
+    then = kb.ask("疫情期间城镇污水处理归谁管").answers[0]
+    assert then.clause.department == "州住建局" and "疫情期间" in then.clause.text
+
+
 def test_no_clause_is_shown_twice(kb: KnowledgeBase) -> None:
     for question in ("扬尘", "噪声", "危险化学品运输", "饮用水", "生态补偿", "信用评价"):
         answers = kb.ask(question).answers
