@@ -65,7 +65,7 @@ PROBES_FLOOR = {"hit1": 0.91, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
 SCENES_FLOOR = {"hit1": 0.79, "hit3": 0.89, "colloquial": 0.79, "refused": 0.885}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
-HOTLINE_FLOOR = {"hit1": 0.82, "refused": 0.67}
+HOTLINE_FLOOR = {"hit1": 0.81, "refused": 0.67}
 
 
 def _assert_floor(figures: Figures, floor: dict[str, float]) -> None:
