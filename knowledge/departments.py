@@ -172,7 +172,7 @@ class DepartmentLexicon:
             key = self._by_exact_name[name]
             # A collective subject (党委和政府) is meant only by a name people give it, never by a stem.
             if self.get(key).generic and name in self.entries[key].aliases:
-                return self.collective(key)
+                return self.meant_by(key)
             keys.append(key)
         else:
             keys.extend(sorted(self._by_stem.get(stem(name), set())))
@@ -183,9 +183,12 @@ class DepartmentLexicon:
                 keys.append(self._by_exact_name[longest])
         return self.with_reform_relatives([k for k in keys if not self.get(k).generic])
 
-    def collective(self, key: str) -> list[Department]:
-        """A collective subject and each office its everyday names name (党委政府, 县委县政府: 党委 and 政府), the same
-        whichever name was typed, so that a duty list paged by key is the list the name gave."""
+    def meant_by(self, key: str) -> list[Department]:
+        """The departments a key stands for: itself and its reform relatives, and for a collective subject each office
+        its everyday names name (党委政府, 县委县政府: 党委 and 政府) — the same whichever name was typed, so that a
+        duty list paged by key is the list the name gave."""
+        if not self.get(key).generic:
+            return self.with_reform_relatives([key])
         names = self.entries[key].aliases
         within = [
             k

@@ -271,10 +271,12 @@ class QueryParser:
                 return name, keys, lead + topic, True
         # 「环保部门申请法院强制执行，法院接不接」: an office opening a segment is what the segment is about, the
         # last such first; the others keep the lexicon's order.
-        named = [self._dept_names[rank] for rank in sorted(_occurring(self._offices_at, text))]
-        named.sort(key=lambda n: self._opening_segment(text, n[0]), reverse=True)
-        for name, key in named:
-            segment = self._opening_segment(text, name)
+        named = [
+            (self._opening_segment(text, name), name, key)
+            for name, key in (self._dept_names[rank] for rank in sorted(_occurring(self._offices_at, text)))
+        ]
+        named.sort(key=lambda n: n[0], reverse=True)  # stable: equals keep the lexicon's order
+        for segment, name, key in named:
             start = segment if segment >= 0 else text.find(name)
             before = text[max(0, start - 2) : start]
             if any(before.endswith(cue) for cue in _PARTNER_CUE):

@@ -234,10 +234,7 @@ class KnowledgeBase:
     def duties_for_key(self, key: str) -> DutiesResult:
         """The same view as `duties`, for a department key carried by a button."""
         if key in self.lexicon.entries:
-            lexicon = self.lexicon
-            resolved = tuple(
-                lexicon.collective(key) if lexicon.get(key).generic else lexicon.with_reform_relatives([key])
-            )
+            resolved = tuple(self.lexicon.meant_by(key))
             return self._duties(resolved[0].canonical, resolved, {d.key for d in resolved})
         names = [
             c.department
