@@ -332,6 +332,13 @@ class Answerer:
             for (spoken, _), words in zip(understood.expansions, understood.expansion_words, strict=True)
             if len(spoken) > 1 and not _PARTY.search(spoken)
         ]
+        # How the asker reaches an office (举报, 投诉) is not the matter: its everyday words vouch only beside a
+        # topic word the lists know, and never outweigh a named non-environmental matter (老师收红包找谁举报).
+        matter = [(spoken, words) for spoken, words in telling if spoken not in PROCEDURAL_WORDS]
+        if not any(
+            len(u) > 1 and u not in PROCEDURAL_WORDS and u not in understood.missing for u in understood.units
+        ):
+            telling = matter
         expanded = {word for _, words in telling for word in words}
         original = {w for words in understood.unit_words for w in words}
         matched = set(top.matched_terms)
@@ -342,7 +349,7 @@ class Answerer:
             if len(u) > 1 and (u in top.clause.text or matched.intersection(words))
         }
         if understood.out_of_scope:
-            spoken = sum(len(s) for s, _ in telling) if lexicon_led else 0
+            spoken = sum(len(s) for s, _ in matter) if lexicon_led else 0
             return sum(len(t) for t in understood.out_of_scope) >= spoken
         if lexicon_led or len(topic_hits) >= 2 or not understood.missing:
             return False

@@ -119,6 +119,23 @@ def test_an_everyday_word_naming_a_place_does_not_vouch_for_the_matter(kb: Knowl
     assert kb.ask("饭馆的油烟太呛人").outcome == "answered"
 
 
+def test_how_the_asker_reaches_an_office_does_not_vouch_for_the_matter(kb: KnowledgeBase) -> None:
+    # 举报 leads to the complaint duties (信访投诉), but a teacher's red envelope is no environmental matter.
+    bribe = kb.ask("老师收家长红包，找谁举报")
+    assert "举报" in dict(bribe.understood.expansions) and bribe.outcome == "refused"
+    # Nor does 投诉 outweigh a named non-environmental matter beside a word the lists know (工地).
+    wages = kb.ask("工地老板欠薪跑了，去哪投诉")
+    assert wages.understood.out_of_scope and wages.outcome == "refused"
+
+
+def test_a_report_of_illegal_discharge_goes_to_the_enforcement_duty(kb: KnowledgeBase) -> None:
+    # 举报 is what the lists receive as 信访投诉: the ecology bureau's enforcement and complaints duty answers.
+    result = kb.ask("发现有人非法排污，怎么举报")
+    assert result.outcome == "answered"
+    top = result.answers[0].clause
+    assert top.department_key == "ecology" and "信访投诉" in top.text
+
+
 def test_a_one_character_verb_counts_only_standing_alone(kb: KnowledgeBase) -> None:
     selling = kb.ask("菜市场有人卖野鸡")
     assert dict(selling.understood.expansions)["卖"] == ("出售", "销售")

@@ -25,7 +25,8 @@ PROBES = ROOT / "tests" / "eval" / "probes.jsonl"
 SCENES = ROOT / "tests" / "eval" / "scenes.jsonl"
 HOTLINE = ROOT / "tests" / "eval" / "hotline.jsonl"
 
-OWN_FLOOR = {"hit1": 0.97, "hit3": 0.98, "colloquial": 0.91, "refused": 0.96, "confident_wrong": 0.025}
+# Confidently wrong at most 2 % is the issue's own bar; the others sit just under what the set measures.
+OWN_FLOOR = {"hit1": 0.98, "hit3": 0.98, "colloquial": 0.93, "refused": 0.96, "confident_wrong": 0.02}
 # The held-out set was written without seeing the lexicons or the other questions, and no lexicon entry is taken
 # from it: its figures are the honest estimate of how the bot does on questions nobody has tried yet.
 HOLDOUT_FLOOR = {"hit1": 0.89, "colloquial": 0.87, "refused": 0.9}
@@ -62,7 +63,7 @@ PROBES_FLOOR = {"hit1": 0.91, "hit3": 0.96, "colloquial": 0.84, "refused": 0.93}
 # (fees, refunds, doctors, parcels, wages: 100 near misses, of which 29 are still answered, hence the lower refusal
 # floor), p49- the duties of governments, party committees, courts, audit and the congress, p50- the paragraphs of
 # the national opinion and the governance plan, p51- the departments rarely thought of as environmental.
-SCENES_FLOOR = {"hit1": 0.79, "hit3": 0.89, "colloquial": 0.79, "refused": 0.885}
+SCENES_FLOOR = {"hit1": 0.79, "hit3": 0.89, "colloquial": 0.79, "refused": 0.89}
 # The hotline set is training data for refusals: what people ask a government hotline that the lists do not cover
 # (half of it near misses built on words the lists also use), and covered questions built on the same words.
 HOTLINE_FLOOR = {"hit1": 0.81, "refused": 0.67}
